@@ -1,0 +1,1 @@
+"""Reusable test harnesses: real Airflow components, and (later) the project's doubles."""

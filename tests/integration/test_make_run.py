@@ -1,0 +1,86 @@
+"""`make run`, as a new user runs it: the UI comes up with the example DAGs; Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.cluster import REPO, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _processes_using(home: Path) -> list[str]:
+    """Processes whose environment names this AIRFLOW_HOME: everything `make run` started."""
+    marker = f"AIRFLOW_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name}: {cmdline}")
+        except OSError:
+            continue
+    return found
+
+
+def _run_once(home: Path, port: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAKE", "MFLAGS"))}
+    env.update(AIRFLOW_HOME=str(home), PODIUM_PORT=str(port))
+    output = home.parent / f"make-run-{time.monotonic_ns()}.log"
+    with output.open("wb") as log:
+        # A new session, like a terminal: Ctrl-C sends SIGINT to the whole foreground process group.
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while "Airflow UI:" not in output.read_text():
+            assert make.poll() is None, f"make run exited early:\n{output.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"no UI after 300s:\n{output.read_text()[-4000:]}"
+            time.sleep(1)
+
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/v2/monitor/health", timeout=10).status_code == 200
+        printed = output.read_text()
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        assert f"http://localhost:{port}  user: admin  password: {password}" in printed
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        deadline = time.monotonic() + 120
+        while True:
+            dags = httpx.get(f"{base}/api/v2/dags", headers=headers, timeout=10).json()["dags"]
+            if "podium_doctor" in {dag["dag_id"] for dag in dags}:
+                break
+            assert time.monotonic() < deadline, f"example DAGs not listed: {dags}"
+            time.sleep(2)
+        errors = httpx.get(f"{base}/api/v2/importErrors", headers=headers, timeout=10).json()
+        assert errors["import_errors"] == []
+        assert _processes_using(home), "found no process of make run: the orphan check would prove nothing"
+    finally:
+        os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
+        make.wait(timeout=120)
+
+    deadline = time.monotonic() + 30
+    while _processes_using(home) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _processes_using(home) == []
+    assert "[podium] stopped airflow standalone" in output.read_text()
+
+
+def test_make_run_serves_the_ui_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+    home = tmp_path / "airflow-home"
+    port = free_port()
+    _run_once(home, port)
+    # Running it again on the same checkout (and the same AIRFLOW_HOME) just works.
+    _run_once(home, port)
