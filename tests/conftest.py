@@ -7,15 +7,15 @@ time of the root conftest, before any test module imports Airflow.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from harness.services import IN_CI, Postgres, service_unavailable, unreachable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="podium-test-airflow-"))
@@ -32,45 +32,6 @@ os.environ.update(
     }
 )
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def service_unavailable(message: str) -> None:
-    """Skip on a developer's machine; fail in CI, where every service must be there."""
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: a missing service is a failure, not a skip)", pytrace=False)
-    pytest.skip(message)
-
-
-def _reachable(host: str, port: int) -> str | None:
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return None
-    except OSError as error:
-        return str(error)
-
-
-@dataclass(frozen=True)
-class Postgres:
-    host: str
-    port: int
-    user: str
-    password: str
-
-    def dsn(self, dbname: str) -> str:
-        """A libpq connection string (for psycopg); values are quoted as libpq needs."""
-        from psycopg.conninfo import make_conninfo
-
-        return make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=dbname
-        )
-
-    def sqlalchemy_url(self, dbname: str) -> str:
-        from urllib.parse import quote
-
-        auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
-        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{dbname}"
-
 
 @pytest.fixture(scope="session")
 def postgres() -> Postgres:
@@ -81,7 +42,7 @@ def postgres() -> Postgres:
         user=os.environ.get("PODIUM_TEST_PG_USER", "postgres"),
         password=os.environ.get("PODIUM_TEST_PG_PASSWORD", ""),
     )
-    error = _reachable(server.host, server.port)
+    error = unreachable_reason(server.host, server.port)
     if error:
         service_unavailable(
             f"PostgreSQL is not reachable at {server.host}:{server.port} ({error}); "
@@ -96,9 +57,11 @@ def redis_url() -> str:
     url = os.environ.get("PODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     hostport = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
     host, _, port = hostport.rpartition(":")
-    error = _reachable(host or "127.0.0.1", int(port or 6379))
+    error = unreachable_reason(host or "127.0.0.1", int(port or 6379))
     if error:
-        service_unavailable(f"Redis is not reachable at {hostport} ({error}); start it or set PODIUM_TEST_REDIS_URL")
+        service_unavailable(
+            f"Redis is not reachable at {hostport} ({error}); start it or set PODIUM_TEST_REDIS_URL"
+        )
     return url
 
 
@@ -109,7 +72,7 @@ def airflow_db() -> Iterator[Path]:
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    yield _HOME
+    return _HOME
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

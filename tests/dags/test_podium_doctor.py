@@ -37,7 +37,9 @@ def _xcom(dag_run, task_id: str):
 
     with create_session() as session:
         row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+            XComModel.get_many(
+                run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value"
+            )
         ).first()
         return XComModel.deserialize_value(row) if row else None
 
@@ -70,7 +72,9 @@ def test_reports_found_and_missing_connections_without_secrets(doctor) -> None:
 
 
 def test_require_all_fails_at_once_naming_the_missing_connection(doctor, capfd) -> None:
-    run = doctor.test(run_conf={"connections": ["podium_test_warehouse", "podium_test_absent"], "require_all": True})
+    run = doctor.test(
+        run_conf={"connections": ["podium_test_warehouse", "podium_test_absent"], "require_all": True}
+    )
     assert run.state == "failed"
     (ti,) = run.get_task_instances()
     # PermanentError is an AirflowFailException: the task has retries=1 but must not be retried.

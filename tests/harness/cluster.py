@@ -8,6 +8,7 @@ component runs in a process group of its own and is stopped with its children.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -110,7 +111,9 @@ class AirflowCluster:
             [AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result
 
     def logs(self, lines: int = 60) -> str:
@@ -218,8 +221,6 @@ def _stop_group(process: subprocess.Popen, grace: float = 20) -> None:
         except subprocess.TimeoutExpired:
             continue
         # the leader is gone; make sure no worker of its group outlives it
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         return

@@ -15,7 +15,13 @@ from harness.cluster import AirflowCluster
 IT_SECRET = "it-" + secrets.token_hex(8)
 IT_CONNECTIONS = {
     "AIRFLOW_CONN_PODIUM_IT_WAREHOUSE": json.dumps(
-        {"conn_type": "postgres", "host": "warehouse.internal", "port": 5432, "login": "etl", "password": IT_SECRET}
+        {
+            "conn_type": "postgres",
+            "host": "warehouse.internal",
+            "port": 5432,
+            "login": "etl",
+            "password": IT_SECRET,
+        }
     ),
 }
 
@@ -38,7 +44,9 @@ def metadata_db(postgres) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def airflow_cluster(postgres, metadata_db, tmp_path_factory) -> Iterator[AirflowCluster]:
     home: Path = tmp_path_factory.mktemp("airflow-cluster")
-    cluster = AirflowCluster(home=home, sql_alchemy_conn=postgres.sqlalchemy_url(metadata_db), env=IT_CONNECTIONS)
+    cluster = AirflowCluster(
+        home=home, sql_alchemy_conn=postgres.sqlalchemy_url(metadata_db), env=IT_CONNECTIONS
+    )
     try:
         cluster.start()
         yield cluster

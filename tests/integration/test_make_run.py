@@ -40,7 +40,11 @@ def _run_once(home: Path, port: int) -> None:
     with output.open("wb") as log:
         # A new session, like a terminal: Ctrl-C sends SIGINT to the whole foreground process group.
         make = subprocess.Popen(
-            ["make", "--no-print-directory", "run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            ["make", "--no-print-directory", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:

@@ -38,7 +38,9 @@ def test_triggered_run_succeeds_on_the_postgres_metadata_db(doctor, postgres, me
     import psycopg
 
     with psycopg.connect(postgres.dsn(metadata_db)) as conn:
-        row = conn.execute("SELECT state, conf FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id))
+        row = conn.execute(
+            "SELECT state, conf FROM dag_run WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id)
+        )
         state, conf = row.fetchone()
     assert state == "success"
     assert conf == {"connections": ["podium_it_warehouse", "podium_it_absent"]}

@@ -60,7 +60,8 @@ def test_describe_connection_never_shows_secrets() -> None:
             "service_config": "***",
         },
     }
-    assert "s3cr3t" not in repr(report) and "secret@" not in repr(report)
+    assert "s3cr3t" not in repr(report)
+    assert "secret@" not in repr(report)
 
 
 @pytest.mark.parametrize(
