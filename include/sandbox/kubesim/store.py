@@ -1,0 +1,297 @@
+"""Object store with Kubernetes semantics: uid, resourceVersion, generation, selectors and watches."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str]  # (resource id, namespace, name); resource id is "group/plural"
+
+
+class ApiError(Exception):
+    """An error the server answers with a Status object."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details or {}
+
+    def status(self) -> Obj:
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
+            "code": self.code,
+        }
+
+
+# -- selectors -------------------------------------------------------------------------------------
+
+_SET_EXPR = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
+
+
+def parse_label_selector(text: str | None) -> Callable[[dict[str, str]], bool]:
+    """labelSelector as the API server accepts it: =, ==, !=, in, notin, exists, !exists."""
+    if not text:
+        return lambda labels: True
+    tests: list[Callable[[dict[str, str]], bool]] = []
+    for term in _split_terms(text):
+        if "!=" in term:
+            key, value = (p.strip() for p in term.split("!=", 1))
+            tests.append(lambda labels, k=key, v=value: labels.get(k) != v)
+        elif "==" in term or ("=" in term and " in " not in term):
+            key, value = (p.strip() for p in re.split(r"==?", term, maxsplit=1))
+            tests.append(lambda labels, k=key, v=value: labels.get(k) == v)
+        else:
+            match = _SET_EXPR.match(term)
+            if not match:
+                raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
+            negate, key, operator, values = match.groups()
+            if operator:
+                options = {v.strip() for v in values.split(",") if v.strip()}
+                if operator == "in":
+                    tests.append(lambda labels, k=key, o=options: labels.get(k) in o)
+                else:
+                    tests.append(lambda labels, k=key, o=options: labels.get(k) not in o)
+            elif negate:
+                tests.append(lambda labels, k=key: k not in labels)
+            else:
+                tests.append(lambda labels, k=key: k in labels)
+    return lambda labels: all(test(labels) for test in tests)
+
+
+def _split_terms(text: str) -> Iterable[str]:
+    depth, start = 0, 0
+    for index, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            yield text[start:index]
+            start = index + 1
+    yield text[start:]
+
+
+def parse_field_selector(text: str | None) -> Callable[[Obj], bool]:
+    """fieldSelector on metadata.name, metadata.namespace and a few status/spec fields."""
+    if not text:
+        return lambda obj: True
+    tests = []
+    for term in _split_terms(text):
+        negate = "!=" in term
+        path, value = (p.strip() for p in re.split(r"!=|==?", term, maxsplit=1))
+        tests.append((path.split("."), value, negate))
+
+    def match(obj: Obj) -> bool:
+        for parts, value, negate in tests:
+            current: Any = obj
+            for part in parts:
+                current = current.get(part) if isinstance(current, dict) else None
+            if (str(current if current is not None else "") == value) == negate:
+                return False
+        return True
+
+    return match
+
+
+# -- the store -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    resource_version: int
+    type: str
+    resource: str
+    obj: Obj
+
+
+@dataclass
+class Watcher:
+    resource: str
+    namespace: str | None
+    labels: Callable[[dict[str, str]], bool]
+    fields: Callable[[Obj], bool]
+    queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(maxsize=10000))
+
+    def wants(self, event: Event) -> bool:
+        if event.resource != self.resource:
+            return False
+        meta = event.obj["metadata"]
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        return self.labels(meta.get("labels") or {}) and self.fields(event.obj)
+
+
+class Store:
+    """All objects, one global resourceVersion, an event history for watches, and the watchers."""
+
+    def __init__(self, clock: Callable[[], str], history: int = 20000) -> None:
+        self.clock = clock
+        self.revision = 1
+        self.objects: dict[Key, Obj] = {}
+        self.history: deque[Event] = deque(maxlen=history)
+        self.watchers: set[Watcher] = set()
+        self.applied: dict[tuple[str, str], Obj] = {}  # (uid, field manager) -> last applied config
+        self.listeners: list[Callable[[Event], None]] = []
+
+    # reads
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        obj = self.objects.get((resource, namespace, name))
+        if obj is None:
+            group, _, plural = resource.partition("/")
+            qualified = f"{plural}.{group}" if group else plural
+            raise ApiError(404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "kind": plural})
+        return obj
+
+    def find(self, resource: str, namespace: str, name: str) -> Obj | None:
+        return self.objects.get((resource, namespace, name))
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        labels: Callable[[dict[str, str]], bool] | None = None,
+        fields: Callable[[Obj], bool] | None = None,
+    ) -> list[Obj]:
+        items = [
+            obj
+            for (res, ns, _), obj in self.objects.items()
+            if res == resource and (namespace is None or ns == namespace)
+        ]
+        if labels:
+            items = [o for o in items if labels(o["metadata"].get("labels") or {})]
+        if fields:
+            items = [o for o in items if fields(o)]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+    def owned_by(self, owner: Obj, resource: str) -> list[Obj]:
+        uid = owner["metadata"]["uid"]
+        return [
+            obj
+            for obj in self.list(resource, owner["metadata"].get("namespace"))
+            if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+        ]
+
+    # writes
+    def _bump(self) -> str:
+        self.revision += 1
+        return str(self.revision)
+
+    def _emit(self, kind: str, resource: str, obj: Obj) -> None:
+        event = Event(self.revision, kind, resource, copy.deepcopy(obj))
+        self.history.append(event)
+        for watcher in list(self.watchers):
+            if watcher.wants(event):
+                try:
+                    watcher.queue.put_nowait(event)
+                except asyncio.QueueFull:  # a stuck client: end its stream, as the API server does
+                    self.watchers.discard(watcher)
+                    watcher.queue.put_nowait(None) if not watcher.queue.full() else None
+        for listener in self.listeners:
+            listener(event)
+
+    def create(self, resource: str, namespace: str, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        name = meta.get("name")
+        if not name:
+            raise ApiError(422, "Invalid", "metadata.name: Required value: name or generateName is required")
+        if namespace:
+            meta["namespace"] = namespace
+        if (resource, namespace, name) in self.objects:
+            group, _, plural = resource.partition("/")
+            qualified = f"{plural}.{group}" if group else plural
+            raise ApiError(409, "AlreadyExists", f'{qualified} "{name}" already exists', {"name": name})
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = self.clock()
+        meta["generation"] = 1
+        meta["resourceVersion"] = self._bump()
+        self.objects[(resource, namespace, name)] = obj
+        self._emit("ADDED", resource, obj)
+        return obj
+
+    def update(self, resource: str, namespace: str, obj: Obj, *, subresource: str | None = None) -> Obj:
+        """Replace an object (PUT semantics), honouring optimistic concurrency."""
+        name = obj.get("metadata", {}).get("name")
+        current = self.get(resource, namespace, name)
+        expected = obj.get("metadata", {}).get("resourceVersion")
+        if expected and expected != current["metadata"]["resourceVersion"]:
+            group, _, plural = resource.partition("/")
+            qualified = f"{plural}.{group}" if group else plural
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
+                "please apply your changes to the latest version and try again",
+                {"name": name},
+            )
+        new = copy.deepcopy(obj)
+        if subresource == "status":
+            keep = copy.deepcopy(current)
+            keep["status"] = new.get("status", {})
+            new = keep
+        else:
+            # status is written through /status only; system metadata is the server's
+            if "status" in current:
+                new["status"] = copy.deepcopy(current["status"])
+            else:
+                new.pop("status", None)
+        meta = new.setdefault("metadata", {})
+        for key in ("uid", "creationTimestamp", "generation", "namespace"):
+            if key in current["metadata"]:
+                meta[key] = current["metadata"][key]
+        if _spec_of(new) != _spec_of(current):
+            meta["generation"] = current["metadata"].get("generation", 1) + 1
+        if _comparable(new) == _comparable(current):
+            return current  # a no-op write changes nothing, not even resourceVersion
+        meta["resourceVersion"] = self._bump()
+        self.objects[(resource, namespace, name)] = new
+        self._emit("MODIFIED", resource, new)
+        return new
+
+    def delete(self, resource: str, namespace: str, name: str) -> Obj:
+        obj = self.get(resource, namespace, name)
+        del self.objects[(resource, namespace, name)]
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = self._bump()
+        self._emit("DELETED", resource, obj)
+        for key in [k for k in self.applied if k[0] == obj["metadata"]["uid"]]:
+            del self.applied[key]
+        self._collect_garbage(obj["metadata"]["uid"])
+        return obj
+
+    def _collect_garbage(self, owner_uid: str) -> None:
+        """Background cascading deletion: dependents go with their owner."""
+        for (resource, namespace, name), obj in list(self.objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if any(ref.get("uid") == owner_uid for ref in refs) and (resource, namespace, name) in self.objects:
+                self.delete(resource, namespace, name)
+
+    # watches
+    def events_since(self, resource_version: int) -> list[Event] | None:
+        """Events after resource_version, or None when history no longer reaches back that far."""
+        if self.history and resource_version < self.history[0].resource_version - 1:
+            return None
+        return [e for e in self.history if e.resource_version > resource_version]
+
+
+def _spec_of(obj: Obj) -> str:
+    return json.dumps({k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")},
+                      sort_keys=True)
+
+
+def _comparable(obj: Obj) -> str:
+    meta = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    return json.dumps({**obj, "metadata": meta}, sort_keys=True)
