@@ -102,7 +102,9 @@ class Controllers:
         )
         self._event_keys[key] = (namespace, name)
 
-    def new_pod(self, owner: Obj, owner_kind: str, template: Obj, name: str, extra_labels: dict[str, str]) -> Obj:
+    def new_pod(
+        self, owner: Obj, owner_kind: str, template: Obj, name: str, extra_labels: dict[str, str]
+    ) -> Obj:
         namespace = owner["metadata"]["namespace"]
         meta = copy.deepcopy(template.get("metadata") or {})
         meta.pop("creationTimestamp", None)
@@ -121,7 +123,9 @@ class Controllers:
             "spec": spec,
             "status": {
                 "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": self.clock.iso()}],
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": self.clock.iso()}
+                ],
                 "containerStatuses": [
                     {
                         "name": c.get("name", ""),
@@ -140,8 +144,14 @@ class Controllers:
             },
         }
         created = self.store.create("/pods", namespace, pod)
-        self.record(created, "Pod", "Normal", "Scheduled",
-                    f"Successfully assigned {namespace}/{name} to {spec['nodeName']}", "default-scheduler")
+        self.record(
+            created,
+            "Pod",
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {namespace}/{name} to {spec['nodeName']}",
+            "default-scheduler",
+        )
         return created
 
     def _pick_node(self) -> str:
@@ -166,8 +176,12 @@ class Controllers:
             name, image = container.get("name", ""), container.get("image", "")
             fate = image_fate(image, self.marked_images)
             fates.append(fate)
-            previous = next((s for s in status.get("containerStatuses") or [] if s.get("name") == name), {})
-            statuses.append(self._container_status(pod, name, image, fate, age, delay, runs_to_completion, previous))
+            previous: Obj = next(
+                (s for s in status.get("containerStatuses") or [] if s.get("name") == name), {}
+            )
+            statuses.append(
+                self._container_status(pod, name, image, fate, age, delay, runs_to_completion, previous)
+            )
         phase, ready = self._phase(fates, age, delay, runs_to_completion)
         conditions = [{"type": "PodScheduled", "status": "True"}]
         if phase != "Pending" or any("running" in s["state"] for s in statuses):
@@ -179,8 +193,10 @@ class Controllers:
         previous_conditions = {c["type"]: c for c in status.get("conditions") or []}
         for condition in conditions:
             old = previous_conditions.get(condition["type"])
-            same = old and old.get("status") == condition["status"]
-            condition["lastTransitionTime"] = old.get("lastTransitionTime", now) if same else now
+            if old is not None and old.get("status") == condition["status"]:
+                condition["lastTransitionTime"] = old.get("lastTransitionTime", now)
+            else:
+                condition["lastTransitionTime"] = now
         new_status = {
             **status,
             "phase": phase,
@@ -191,7 +207,9 @@ class Controllers:
         updated = self.write_status("/pods", pod, new_status)
         self._pod_events(updated, statuses, fates)
 
-    def _phase(self, fates: list[str], age: float, delay: float, runs_to_completion: bool) -> tuple[str, bool]:
+    def _phase(
+        self, fates: list[str], age: float, delay: float, runs_to_completion: bool
+    ) -> tuple[str, bool]:
         if "nopull" in fates:
             return "Pending", False
         if runs_to_completion:
@@ -200,19 +218,38 @@ class Controllers:
             return ("Failed" if any(f in ("crash", "fail") for f in fates) else "Succeeded"), False
         if "crash" in fates:
             return "Running", False
-        return ("Running", True) if age >= delay else ("Pending" if age < min(delay, 0.5) else "Running", False)
+        return (
+            ("Running", True) if age >= delay else ("Pending" if age < min(delay, 0.5) else "Running", False)
+        )
 
     def _container_status(
-        self, pod: Obj, name: str, image: str, fate: str, age: float, delay: float, runs_to_completion: bool,
+        self,
+        pod: Obj,
+        name: str,
+        image: str,
+        fate: str,
+        age: float,
+        delay: float,
+        runs_to_completion: bool,
         previous: Obj,
     ) -> Obj:
-        base = {"name": name, "image": image, "imageID": "", "ready": False, "started": False,
-                "restartCount": 0, "containerID": f"containerd://{pod['metadata']['uid'][:12]}{name}"}
+        base = {
+            "name": name,
+            "image": image,
+            "imageID": "",
+            "ready": False,
+            "started": False,
+            "restartCount": 0,
+            "containerID": f"containerd://{pod['metadata']['uid'][:12]}{name}",
+        }
         if fate == "nopull":
             base.pop("containerID")
             reason = "ErrImagePull" if age < PULL_BACKOFF_AFTER else "ImagePullBackOff"
-            message = (f'failed to pull and unpack image "{image}": not found' if reason == "ErrImagePull"
-                       else f'Back-off pulling image "{image}"')
+            message = (
+                f'failed to pull and unpack image "{image}": not found'
+                if reason == "ErrImagePull"
+                else f'Back-off pulling image "{image}"'
+            )
             return {**base, "state": {"waiting": {"reason": reason, "message": message}}}
         if age < min(delay, 0.5) and not (fate == "crash" and age >= CRASH_AFTER):
             return {**base, "state": {"waiting": {"reason": "ContainerCreating"}}}
@@ -220,11 +257,22 @@ class Controllers:
         previous_running = (previous.get("state") or {}).get("running") or {}
         if runs_to_completion:
             if age < delay:
-                return {**base, "started": True, "state": {"running": {"startedAt": previous_running.get("startedAt", started_at)}}}
+                return {
+                    **base,
+                    "started": True,
+                    "state": {"running": {"startedAt": previous_running.get("startedAt", started_at)}},
+                }
             failed = fate in ("crash", "fail")
-            return {**base, "state": {"terminated": {"exitCode": 1 if failed else 0,
-                                                     "reason": "Error" if failed else "Completed",
-                                                     "finishedAt": started_at}}}
+            return {
+                **base,
+                "state": {
+                    "terminated": {
+                        "exitCode": 1 if failed else 0,
+                        "reason": "Error" if failed else "Completed",
+                        "finishedAt": started_at,
+                    }
+                },
+            }
         if fate == "crash":
             if age < CRASH_AFTER:
                 return {**base, "started": True, "state": {"running": {"startedAt": started_at}}}
@@ -233,13 +281,21 @@ class Controllers:
                 **base,
                 "restartCount": restarts,
                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": started_at}},
-                "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                      "message": f"back-off 10s restarting failed container={name} "
-                                                 f"pod={pod['metadata']['name']}"}},
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 10s restarting failed container={name} "
+                        f"pod={pod['metadata']['name']}",
+                    }
+                },
             }
         ready = age >= delay
-        return {**base, "ready": ready, "started": True,
-                "state": {"running": {"startedAt": previous_running.get("startedAt", started_at)}}}
+        return {
+            **base,
+            "ready": ready,
+            "started": True,
+            "state": {"running": {"startedAt": previous_running.get("startedAt", started_at)}},
+        }
 
     def _pod_events(self, pod: Obj, statuses: list[Obj], fates: list[str]) -> None:
         uid = pod["metadata"]["uid"]
@@ -247,18 +303,31 @@ class Controllers:
             waiting = (status.get("state") or {}).get("waiting") or {}
             name, image = status["name"], status["image"]
             if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
-                self.record(pod, "Pod", "Warning", "Failed", f"Failed to pull image \"{image}\": not found", "kubelet")
+                self.record(
+                    pod, "Pod", "Warning", "Failed", f'Failed to pull image "{image}": not found', "kubelet"
+                )
                 self.record(pod, "Pod", "Warning", "Failed", f"Error: {waiting['reason']}", "kubelet")
             elif waiting.get("reason") == "CrashLoopBackOff":
-                self.record(pod, "Pod", "Warning", "BackOff",
-                            f"Back-off restarting failed container {name} in pod {pod['metadata']['name']}",
-                            "kubelet")
+                self.record(
+                    pod,
+                    "Pod",
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {name} in pod {pod['metadata']['name']}",
+                    "kubelet",
+                )
             elif ("running" in status.get("state", {}) or "terminated" in status.get("state", {})) and (
                 f"{uid}/{name}" not in self._started
             ):
                 self._started.add(f"{uid}/{name}")
-                self.record(pod, "Pod", "Normal", "Pulled", f'Container image "{image}" already present on machine',
-                            "kubelet")
+                self.record(
+                    pod,
+                    "Pod",
+                    "Normal",
+                    "Pulled",
+                    f'Container image "{image}" already present on machine',
+                    "kubelet",
+                )
                 self.record(pod, "Pod", "Normal", "Created", f"Created container {name}", "kubelet")
                 self.record(pod, "Pod", "Normal", "Started", f"Started container {name}", "kubelet")
             del fate
@@ -273,27 +342,46 @@ class Controllers:
             for _ in range(want - len(pods)):
                 name = f"{rs['metadata']['name']}-{uuid.uuid4().hex[:5]}"
                 labels = {HASH_LABEL: rs["metadata"].get("labels", {}).get(HASH_LABEL, "")}
-                self.new_pod(rs, "ReplicaSet", spec.get("template") or {}, name, labels if labels[HASH_LABEL] else {})
-                self.record(rs, "ReplicaSet", "Normal", "SuccessfulCreate", f"Created pod: {name}",
-                            "replicaset-controller")
+                self.new_pod(
+                    rs, "ReplicaSet", spec.get("template") or {}, name, labels if labels[HASH_LABEL] else {}
+                )
+                self.record(
+                    rs,
+                    "ReplicaSet",
+                    "Normal",
+                    "SuccessfulCreate",
+                    f"Created pod: {name}",
+                    "replicaset-controller",
+                )
         elif len(pods) > want:
             # not-ready pods go first, then the newest
-            victims = sorted(pods, key=lambda p: (pod_is_ready(p), p["metadata"]["creationTimestamp"]),
-                             reverse=False)
+            victims = sorted(
+                pods, key=lambda p: (pod_is_ready(p), p["metadata"]["creationTimestamp"]), reverse=False
+            )
             victims = sorted(victims[: len(pods)], key=lambda p: (pod_is_ready(p), _neg_time(p)))
             for pod in victims[: len(pods) - want]:
                 self.store.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
-                self.record(rs, "ReplicaSet", "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
-                            "replicaset-controller")
+                self.record(
+                    rs,
+                    "ReplicaSet",
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    "replicaset-controller",
+                )
         pods = [p for p in self.store.owned_by(rs, "/pods") if pod_is_active(p)]
         ready = sum(1 for p in pods if pod_is_ready(p))
-        self.write_status("apps/replicasets", rs, {
-            "replicas": len(pods),
-            "fullyLabeledReplicas": len(pods),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "observedGeneration": rs["metadata"].get("generation", 1),
-        })
+        self.write_status(
+            "apps/replicasets",
+            rs,
+            {
+                "replicas": len(pods),
+                "fullyLabeledReplicas": len(pods),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "observedGeneration": rs["metadata"].get("generation", 1),
+            },
+        )
 
     # -- Deployment --------------------------------------------------------------------------------
 
@@ -313,23 +401,32 @@ class Controllers:
             return
         if new_rs is None:
             new_rs = self._create_replicaset(deploy, template, max_old + 1, replicas, old_rss)
-            progress_note = ("NewReplicaSetCreated", f'Created new replica set "{new_rs["metadata"]["name"]}"')
-        elif revision_of(new_rs) <= max_old or _annotations(new_rs).get(CHANGE_CAUSE) != _annotations(deploy).get(
-            CHANGE_CAUSE
-        ):
+            progress_note = (
+                "NewReplicaSetCreated",
+                f'Created new replica set "{new_rs["metadata"]["name"]}"',
+            )
+        elif revision_of(new_rs) <= max_old or _annotations(new_rs).get(CHANGE_CAUSE) != _annotations(
+            deploy
+        ).get(CHANGE_CAUSE):
             annotations = {**_annotations(new_rs)}
             if revision_of(new_rs) <= max_old:
                 annotations[REVISION] = str(max_old + 1)
-                progress_note = ("FoundNewReplicaSet", f'Found new replica set "{new_rs["metadata"]["name"]}"')
+                progress_note = (
+                    "FoundNewReplicaSet",
+                    f'Found new replica set "{new_rs["metadata"]["name"]}"',
+                )
             if CHANGE_CAUSE in _annotations(deploy):
                 annotations[CHANGE_CAUSE] = _annotations(deploy)[CHANGE_CAUSE]
             else:
                 annotations.pop(CHANGE_CAUSE, None)
-            new_rs = self.write("apps/replicasets", {**new_rs, "metadata": {**new_rs["metadata"],
-                                                                             "annotations": annotations}})
+            new_rs = self.write(
+                "apps/replicasets", {**new_rs, "metadata": {**new_rs["metadata"], "annotations": annotations}}
+            )
         if _annotations(deploy).get(REVISION) != str(revision_of(new_rs)):
             annotations = {**_annotations(deploy), REVISION: str(revision_of(new_rs))}
-            deploy = self.write("apps/deployments", {**deploy, "metadata": {**meta, "annotations": annotations}})
+            deploy = self.write(
+                "apps/deployments", {**deploy, "metadata": {**meta, "annotations": annotations}}
+            )
 
         strategy = (spec.get("strategy") or {}).get("type", "RollingUpdate")
         if strategy == "Recreate":
@@ -339,34 +436,53 @@ class Controllers:
         self._clean_history(deploy, old_rss)
         self._deployment_status(deploy, new_rs, old_rss, progress_note)
 
-    def _create_replicaset(self, deploy: Obj, template: Obj, revision: int, replicas: int, old: list[Obj]) -> Obj:
+    def _create_replicaset(
+        self, deploy: Obj, template: Obj, revision: int, replicas: int, old: list[Obj]
+    ) -> Obj:
         pod_hash = template_hash(template)
         name = f"{deploy['metadata']['name']}-{pod_hash}"
         rs_template = copy.deepcopy(template)
         rs_template.setdefault("metadata", {})
-        rs_template["metadata"]["labels"] = {**(rs_template["metadata"].get("labels") or {}), HASH_LABEL: pod_hash}
+        rs_template["metadata"]["labels"] = {
+            **(rs_template["metadata"].get("labels") or {}),
+            HASH_LABEL: pod_hash,
+        }
         selector = copy.deepcopy(deploy["spec"].get("selector") or {})
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: pod_hash}
         annotations = {REVISION: str(revision), "deployment.kubernetes.io/desired-replicas": str(replicas)}
         if CHANGE_CAUSE in _annotations(deploy):
             annotations[CHANGE_CAUSE] = _annotations(deploy)[CHANGE_CAUSE]
         initial = replicas if not old else 0
-        rs = self.store.create("apps/replicasets", deploy["metadata"]["namespace"], {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": name,
-                "labels": rs_template["metadata"]["labels"],
-                "annotations": annotations,
-                "ownerReferences": [owner_reference(deploy, "apps/v1", "Deployment")],
+        rs = self.store.create(
+            "apps/replicasets",
+            deploy["metadata"]["namespace"],
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name,
+                    "labels": rs_template["metadata"]["labels"],
+                    "annotations": annotations,
+                    "ownerReferences": [owner_reference(deploy, "apps/v1", "Deployment")],
+                },
+                "spec": {
+                    "replicas": initial,
+                    "minReadySeconds": deploy["spec"].get("minReadySeconds", 0),
+                    "selector": selector,
+                    "template": rs_template,
+                },
+                "status": {"replicas": 0, "observedGeneration": 0},
             },
-            "spec": {"replicas": initial, "minReadySeconds": deploy["spec"].get("minReadySeconds", 0),
-                     "selector": selector, "template": rs_template},
-            "status": {"replicas": 0, "observedGeneration": 0},
-        })
+        )
         if initial:
-            self.record(deploy, "Deployment", "Normal", "ScalingReplicaSet",
-                        f"Scaled up replica set {name} from 0 to {initial}", "deployment-controller")
+            self.record(
+                deploy,
+                "Deployment",
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled up replica set {name} from 0 to {initial}",
+                "deployment-controller",
+            )
         return rs
 
     def _scale(self, deploy: Obj, rs: Obj, to: int) -> Obj:
@@ -375,9 +491,14 @@ class Controllers:
             return rs
         rs = self.write("apps/replicasets", {**rs, "spec": {**rs["spec"], "replicas": to}})
         direction = "up" if to > current else "down"
-        self.record(deploy, "Deployment", "Normal", "ScalingReplicaSet",
-                    f"Scaled {direction} replica set {rs['metadata']['name']} from {current} to {to}",
-                    "deployment-controller")
+        self.record(
+            deploy,
+            "Deployment",
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled {direction} replica set {rs['metadata']['name']} from {current} to {to}",
+            "deployment-controller",
+        )
         return rs
 
     def _recreate(self, deploy: Obj, new_rs: Obj, old: list[Obj], replicas: int) -> None:
@@ -407,7 +528,8 @@ class Controllers:
         min_available = replicas - unavailable
         all_pods = sum(int((rs.get("status") or {}).get("replicas", 0)) for rs in [*old, new_rs])
         new_unavailable = int(new_rs["spec"].get("replicas", 0)) - int(
-            (new_rs.get("status") or {}).get("availableReplicas", 0))
+            (new_rs.get("status") or {}).get("availableReplicas", 0)
+        )
         budget = all_pods - min_available - max(new_unavailable, 0)
         # first the old replicas that are not available anyway
         for index, rs in enumerate(old):
@@ -433,18 +555,29 @@ class Controllers:
 
     def _clean_history(self, deploy: Obj, old: list[Obj]) -> None:
         limit = int(deploy["spec"].get("revisionHistoryLimit", 10))
-        idle = [rs for rs in old if int(rs["spec"].get("replicas", 0)) == 0
-                and int((rs.get("status") or {}).get("replicas", 0)) == 0]
+        idle = [
+            rs
+            for rs in old
+            if int(rs["spec"].get("replicas", 0)) == 0
+            and int((rs.get("status") or {}).get("replicas", 0)) == 0
+        ]
         for rs in idle[: max(len(idle) - limit, 0)]:
             self.store.delete("apps/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"])
 
-    def _deployment_status(self, deploy: Obj, new_rs: Obj | None, old: list[Obj], note: tuple[str, str] | None) -> None:
-        deploy = self.store.find("apps/deployments", deploy["metadata"]["namespace"], deploy["metadata"]["name"]) or deploy
+    def _deployment_status(
+        self, deploy: Obj, new_rs: Obj | None, old: list[Obj], note: tuple[str, str] | None
+    ) -> None:
+        deploy = (
+            self.store.find("apps/deployments", deploy["metadata"]["namespace"], deploy["metadata"]["name"])
+            or deploy
+        )
         spec, previous = deploy["spec"], deploy.get("status") or {}
         replicas = int(spec.get("replicas", 1))
         rss = [rs for rs in [*old, new_rs] if rs is not None]
-        rss = [self.store.find("apps/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
-               for rs in rss]
+        rss = [
+            self.store.find("apps/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+            for rs in rss
+        ]
         new_rs = rss[-1] if new_rs is not None else None
 
         def total(field: str) -> int:
@@ -458,7 +591,8 @@ class Controllers:
             "availableReplicas": total("availableReplicas"),
         }
         status["unavailableReplicas"] = max(
-            sum(int(rs["spec"].get("replicas", 0)) for rs in rss) - status["availableReplicas"], 0)
+            sum(int(rs["spec"].get("replicas", 0)) for rs in rss) - status["availableReplicas"], 0
+        )
         for key in ("readyReplicas", "availableReplicas", "unavailableReplicas", "updatedReplicas"):
             if status[key] == 0:
                 status.pop(key)  # Go omits zero counts
@@ -468,9 +602,13 @@ class Controllers:
         conditions = {c["type"]: c for c in previous.get("conditions") or []}
         available_ok = status.get("availableReplicas", 0) >= replicas - max_unavailable
         conditions["Available"] = _condition(
-            conditions.get("Available"), "Available", available_ok,
+            conditions.get("Available"),
+            "Available",
+            available_ok,
             "MinimumReplicasAvailable" if available_ok else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability." if available_ok else "Deployment does not have minimum availability.",
+            "Deployment has minimum availability."
+            if available_ok
+            else "Deployment does not have minimum availability.",
             now,
         )
         rs_name = new_rs["metadata"]["name"] if new_rs else ""
@@ -482,26 +620,52 @@ class Controllers:
         )
         progressing = conditions.get("Progressing")
         if spec.get("paused"):
-            conditions["Progressing"] = _condition(progressing, "Progressing", "Unknown", "DeploymentPaused",
-                                                   "Deployment is paused", now)
+            conditions["Progressing"] = _condition(
+                progressing, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now
+            )
         elif complete:
             if not (progressing and progressing.get("reason") == "NewReplicaSetAvailable"):
-                conditions["Progressing"] = _condition(progressing, "Progressing", True, "NewReplicaSetAvailable",
-                                                       f'ReplicaSet "{rs_name}" has successfully progressed.', now, True)
-        elif note or _made_progress(previous, status) or (
-            progressing and progressing.get("reason") == "DeploymentPaused"
+                conditions["Progressing"] = _condition(
+                    progressing,
+                    "Progressing",
+                    True,
+                    "NewReplicaSetAvailable",
+                    f'ReplicaSet "{rs_name}" has successfully progressed.',
+                    now,
+                    True,
+                )
+        elif (
+            note
+            or _made_progress(previous, status)
+            or (progressing and progressing.get("reason") == "DeploymentPaused")
         ):
             reason, message = note or ("ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
-            conditions["Progressing"] = _condition(progressing, "Progressing", True, reason, message, now, True)
+            conditions["Progressing"] = _condition(
+                progressing, "Progressing", True, reason, message, now, True
+            )
         elif progressing is None:
-            conditions["Progressing"] = _condition(None, "Progressing", True, "ReplicaSetUpdated",
-                                                   f'ReplicaSet "{rs_name}" is progressing.', now, True)
+            conditions["Progressing"] = _condition(
+                None,
+                "Progressing",
+                True,
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                now,
+                True,
+            )
         elif progressing.get("status") == "True":
             deadline = float(spec.get("progressDeadlineSeconds", 600))
             since = parse_time(progressing["lastUpdateTime"])
             if self.clock.now() - since > dt.timedelta(seconds=deadline):
-                conditions["Progressing"] = _condition(progressing, "Progressing", False, "ProgressDeadlineExceeded",
-                                                       f'ReplicaSet "{rs_name}" has timed out progressing.', now, True)
+                conditions["Progressing"] = _condition(
+                    progressing,
+                    "Progressing",
+                    False,
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.',
+                    now,
+                    True,
+                )
         status["conditions"] = [conditions[t] for t in ("Available", "Progressing") if t in conditions]
         self.write_status("apps/deployments", deploy, status)
 

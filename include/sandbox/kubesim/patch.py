@@ -184,7 +184,7 @@ def _merge_list(current: Any, patch: list[Any], field: str) -> list[Any]:
             if index is not None:
                 del merged[index]
         elif index is None:
-            merged.append({k: v for k, v in strategic_merge({}, item).items()})
+            merged.append(strategic_merge({}, item))
         else:
             merged[index] = strategic_merge(merged[index], item, field)
     return merged
@@ -197,7 +197,9 @@ def _reorder(items: list[Any], order: Any, key: str | None) -> list[Any]:
     return sorted(items, key=lambda item: rank.get(item.get(key), len(rank)) if isinstance(item, dict) else 0)
 
 
-def apply(live: dict[str, Any] | None, last_applied: dict[str, Any] | None, applied: dict[str, Any]) -> dict[str, Any]:
+def apply(
+    live: dict[str, Any] | None, last_applied: dict[str, Any] | None, applied: dict[str, Any]
+) -> dict[str, Any]:
     """Server-side apply, approximated as a three-way strategic merge for one field manager.
 
     Fields the manager applied last time but no longer applies are removed; the rest of the live
@@ -224,12 +226,12 @@ def _remove_dropped(live: Any, previous: Any, current: Any, field: str) -> Any:
         if key is None or not isinstance(current, list):
             return live
         kept_keys = {item.get(key) for item in current if isinstance(item, dict)}
-        result = []
+        kept: list[Any] = []
         for item in live:
             old = next((p for p in previous if isinstance(p, dict) and p.get(key) == item.get(key)), None)
             if old is not None and item.get(key) not in kept_keys:
                 continue
             new = next((c for c in current if isinstance(c, dict) and c.get(key) == item.get(key)), None)
-            result.append(_remove_dropped(item, old, new, field) if old is not None else item)
-        return result
+            kept.append(_remove_dropped(item, old, new, field) if old is not None else item)
+        return kept
     return live

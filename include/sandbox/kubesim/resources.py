@@ -84,73 +84,248 @@ NAME = ("Name", "string", lambda obj, _now: obj["metadata"]["name"])
 AGE = ("Age", "string", age)
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",), subresources=("status",),
-             columns=(NAME, ("Status", "string", _status("phase", "Active")), AGE)),
-    Resource("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), subresources=("status",),
-             columns=(NAME, ("Status", "string", lambda o, n: "Ready"), AGE)),
-    Resource("", "v1", "pods", "Pod", short_names=("po",), subresources=("status", "log"), categories=("all",),
-             columns=(NAME, ("Ready", "string", _pod_ready), ("Status", "string", _pod_status),
-                      ("Restarts", "integer", _restarts), AGE)),
-    Resource("", "v1", "services", "Service", short_names=("svc",), subresources=("status",), categories=("all",),
-             columns=(NAME, ("Type", "string", lambda o, n: o["spec"].get("type", "ClusterIP")),
-                      ("Cluster-IP", "string", lambda o, n: o["spec"].get("clusterIP", "<none>")), AGE)),
-    Resource("", "v1", "configmaps", "ConfigMap", short_names=("cm",),
-             columns=(NAME, ("Data", "integer", lambda o, n: len(o.get("data") or {})), AGE)),
-    Resource("", "v1", "secrets", "Secret",
-             columns=(NAME, ("Type", "string", lambda o, n: o.get("type", "Opaque")),
-                      ("Data", "integer", lambda o, n: len(o.get("data") or {})), AGE)),
+    Resource(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        namespaced=False,
+        short_names=("ns",),
+        subresources=("status",),
+        columns=(NAME, ("Status", "string", _status("phase", "Active")), AGE),
+    ),
+    Resource(
+        "",
+        "v1",
+        "nodes",
+        "Node",
+        namespaced=False,
+        short_names=("no",),
+        subresources=("status",),
+        columns=(NAME, ("Status", "string", lambda o, n: "Ready"), AGE),
+    ),
+    Resource(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short_names=("po",),
+        subresources=("status", "log"),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Ready", "string", _pod_ready),
+            ("Status", "string", _pod_status),
+            ("Restarts", "integer", _restarts),
+            AGE,
+        ),
+    ),
+    Resource(
+        "",
+        "v1",
+        "services",
+        "Service",
+        short_names=("svc",),
+        subresources=("status",),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Type", "string", lambda o, n: o["spec"].get("type", "ClusterIP")),
+            ("Cluster-IP", "string", lambda o, n: o["spec"].get("clusterIP", "<none>")),
+            AGE,
+        ),
+    ),
+    Resource(
+        "",
+        "v1",
+        "configmaps",
+        "ConfigMap",
+        short_names=("cm",),
+        columns=(NAME, ("Data", "integer", lambda o, n: len(o.get("data") or {})), AGE),
+    ),
+    Resource(
+        "",
+        "v1",
+        "secrets",
+        "Secret",
+        columns=(
+            NAME,
+            ("Type", "string", lambda o, n: o.get("type", "Opaque")),
+            ("Data", "integer", lambda o, n: len(o.get("data") or {})),
+            AGE,
+        ),
+    ),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), columns=(NAME, AGE)),
-    Resource("", "v1", "events", "Event", short_names=("ev",),
-             columns=(("Last Seen", "string", lambda o, n: o.get("lastTimestamp", "")),
-                      ("Type", "string", lambda o, n: o.get("type", "")),
-                      ("Reason", "string", lambda o, n: o.get("reason", "")),
-                      ("Object", "string", lambda o, n: f"{o['involvedObject'].get('kind', '').lower()}/"
-                                                         f"{o['involvedObject'].get('name', '')}"),
-                      ("Message", "string", lambda o, n: o.get("message", "")))),
-    Resource("apps", "v1", "deployments", "Deployment", short_names=("deploy",), subresources=("status", "scale"),
-             categories=("all",),
-             columns=(NAME, ("Ready", "string", lambda o, n: f"{_status('readyReplicas')(o, n)}/{_spec_replicas(o)}"),
-                      ("Up-to-date", "integer", _status("updatedReplicas")),
-                      ("Available", "integer", _status("availableReplicas")), AGE)),
-    Resource("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), subresources=("status", "scale"),
-             categories=("all",),
-             columns=(NAME, ("Desired", "integer", lambda o, n: _spec_replicas(o)),
-                      ("Current", "integer", _status("replicas")), ("Ready", "integer", _status("readyReplicas")),
-                      AGE)),
-    Resource("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), subresources=("status", "scale"),
-             categories=("all",),
-             columns=(NAME, ("Ready", "string", lambda o, n: f"{_status('readyReplicas')(o, n)}/{_spec_replicas(o)}"),
-                      AGE)),
-    Resource("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), subresources=("status",),
-             categories=("all",),
-             columns=(NAME, ("Desired", "integer", _status("desiredNumberScheduled")),
-                      ("Current", "integer", _status("currentNumberScheduled")),
-                      ("Ready", "integer", _status("numberReady")),
-                      ("Up-to-date", "integer", _status("updatedNumberScheduled")),
-                      ("Available", "integer", _status("numberAvailable")), AGE)),
+    Resource(
+        "",
+        "v1",
+        "events",
+        "Event",
+        short_names=("ev",),
+        columns=(
+            ("Last Seen", "string", lambda o, n: o.get("lastTimestamp", "")),
+            ("Type", "string", lambda o, n: o.get("type", "")),
+            ("Reason", "string", lambda o, n: o.get("reason", "")),
+            (
+                "Object",
+                "string",
+                lambda o, n: (
+                    f"{o['involvedObject'].get('kind', '').lower()}/{o['involvedObject'].get('name', '')}"
+                ),
+            ),
+            ("Message", "string", lambda o, n: o.get("message", "")),
+        ),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        short_names=("deploy",),
+        subresources=("status", "scale"),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Ready", "string", lambda o, n: f"{_status('readyReplicas')(o, n)}/{_spec_replicas(o)}"),
+            ("Up-to-date", "integer", _status("updatedReplicas")),
+            ("Available", "integer", _status("availableReplicas")),
+            AGE,
+        ),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        short_names=("rs",),
+        subresources=("status", "scale"),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Desired", "integer", lambda o, n: _spec_replicas(o)),
+            ("Current", "integer", _status("replicas")),
+            ("Ready", "integer", _status("readyReplicas")),
+            AGE,
+        ),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        short_names=("sts",),
+        subresources=("status", "scale"),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Ready", "string", lambda o, n: f"{_status('readyReplicas')(o, n)}/{_spec_replicas(o)}"),
+            AGE,
+        ),
+    ),
+    Resource(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        short_names=("ds",),
+        subresources=("status",),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Desired", "integer", _status("desiredNumberScheduled")),
+            ("Current", "integer", _status("currentNumberScheduled")),
+            ("Ready", "integer", _status("numberReady")),
+            ("Up-to-date", "integer", _status("updatedNumberScheduled")),
+            ("Available", "integer", _status("numberAvailable")),
+            AGE,
+        ),
+    ),
     Resource("apps", "v1", "controllerrevisions", "ControllerRevision", columns=(NAME, AGE)),
-    Resource("batch", "v1", "jobs", "Job", subresources=("status",), categories=("all",),
-             columns=(NAME, ("Status", "string", lambda o, n: _job_status(o)),
-                      ("Completions", "string",
-                       lambda o, n: f"{_status('succeeded')(o, n)}/{o['spec'].get('completions', 1)}"), AGE)),
-    Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short_names=("hpa",),
-             subresources=("status",), categories=("all",),
-             columns=(NAME, ("Reference", "string",
-                             lambda o, n: f"{o['spec']['scaleTargetRef']['kind']}/{o['spec']['scaleTargetRef']['name']}"),
-                      ("MinPods", "integer", lambda o, n: o["spec"].get("minReplicas", 1)),
-                      ("MaxPods", "integer", lambda o, n: o["spec"].get("maxReplicas")),
-                      ("Replicas", "integer", _status("currentReplicas")), AGE)),
-    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",),
-             subresources=("status",), columns=(NAME, AGE)),
-    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",), subresources=("status",),
-             columns=(NAME, AGE)),
+    Resource(
+        "batch",
+        "v1",
+        "jobs",
+        "Job",
+        subresources=("status",),
+        categories=("all",),
+        columns=(
+            NAME,
+            ("Status", "string", lambda o, n: _job_status(o)),
+            (
+                "Completions",
+                "string",
+                lambda o, n: f"{_status('succeeded')(o, n)}/{o['spec'].get('completions', 1)}",
+            ),
+            AGE,
+        ),
+    ),
+    Resource(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        short_names=("hpa",),
+        subresources=("status",),
+        categories=("all",),
+        columns=(
+            NAME,
+            (
+                "Reference",
+                "string",
+                lambda o, n: f"{o['spec']['scaleTargetRef']['kind']}/{o['spec']['scaleTargetRef']['name']}",
+            ),
+            ("MinPods", "integer", lambda o, n: o["spec"].get("minReplicas", 1)),
+            ("MaxPods", "integer", lambda o, n: o["spec"].get("maxReplicas")),
+            ("Replicas", "integer", _status("currentReplicas")),
+            AGE,
+        ),
+    ),
+    Resource(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short_names=("pdb",),
+        subresources=("status",),
+        columns=(NAME, AGE),
+    ),
+    Resource(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "Ingress",
+        short_names=("ing",),
+        subresources=("status",),
+        columns=(NAME, AGE),
+    ),
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", columns=(NAME, AGE)),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", columns=(NAME, AGE)),
-    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False, columns=(NAME, AGE)),
-    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False,
-             columns=(NAME, AGE)),
-    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-             namespaced=False, short_names=("crd",), subresources=("status",), columns=(NAME, AGE)),
+    Resource(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        namespaced=False,
+        columns=(NAME, AGE),
+    ),
+    Resource(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+        columns=(NAME, AGE),
+    ),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd",),
+        subresources=("status",),
+        columns=(NAME, AGE),
+    ),
 )
 
 BY_PATH: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.plural): r for r in RESOURCES}
@@ -206,8 +381,14 @@ def api_resource_list(group: str, version: str) -> Obj | None:
             kind = "Scale" if sub == "scale" else r.kind
             group_of = {"group": "autoscaling", "version": "v1"} if sub == "scale" else {}
             resources.append(
-                {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": kind,
-                 "verbs": ["get", "patch", "update"], **group_of}
+                {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": kind,
+                    "verbs": ["get", "patch", "update"],
+                    **group_of,
+                }
             )
     return {
         "kind": "APIResourceList",
@@ -223,7 +404,9 @@ def api_resource_list(group: str, version: str) -> Obj | None:
 def openapi_index() -> Obj:
     paths = {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=podium"}}
     for group, version in GROUPS.items():
-        paths[f"apis/{group}/{version}"] = {"serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash=podium"}
+        paths[f"apis/{group}/{version}"] = {
+            "serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash=podium"
+        }
     return {"paths": paths}
 
 
@@ -234,7 +417,11 @@ def openapi_document(group: str, version: str) -> Obj | None:
     prefix = f"/apis/{group}/{version}" if group else "/api/v1"
     paths: dict[str, Any] = {}
     for r in members:
-        item = f"{prefix}/namespaces/{{namespace}}/{r.plural}/{{name}}" if r.namespaced else f"{prefix}/{r.plural}/{{name}}"
+        item = (
+            f"{prefix}/namespaces/{{namespace}}/{r.plural}/{{name}}"
+            if r.namespaced
+            else f"{prefix}/{r.plural}/{{name}}"
+        )
         gvk = {"group": group, "version": version, "kind": r.kind}
         paths[item] = {
             "patch": {
@@ -248,8 +435,12 @@ def openapi_document(group: str, version: str) -> Obj | None:
                 "x-kubernetes-group-version-kind": gvk,
             }
         }
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
-            "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 # -- Table output for `kubectl get` -----------------------------------------------------------------
@@ -262,14 +453,25 @@ def table(resource: Resource, items: list[Obj], now: dt.datetime, resource_versi
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": [
-            {"name": name, "type": kind, "format": "name" if name == "Name" else "", "description": "", "priority": 0}
+            {
+                "name": name,
+                "type": kind,
+                "format": "name" if name == "Name" else "",
+                "description": "",
+                "priority": 0,
+            }
             for name, kind, _ in columns
         ],
         "rows": [
             {
                 "cells": [get(item, now) for _, _, get in columns],
-                "object": item if full else {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                             "metadata": item["metadata"]},
+                "object": item
+                if full
+                else {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": item["metadata"],
+                },
             }
             for item in items
         ],
@@ -279,7 +481,26 @@ def table(resource: Resource, items: list[Obj], now: dt.datetime, resource_versi
 # -- defaulting (the fields podium and kubectl read back) --------------------------------------------
 
 
+# Status fields Go always writes (the Python client's typed models reject objects without them).
+INITIAL_STATUS: dict[str, Obj] = {
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {
+        "currentNumberScheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "numberReady": 0,
+    },
+    "HorizontalPodAutoscaler": {"currentReplicas": 0, "desiredReplicas": 0},
+    "Namespace": {"phase": "Active"},
+}
+
+
 def apply_defaults(resource: Resource, obj: Obj) -> Obj:
+    if "status" in resource.subresources:
+        status = obj.setdefault("status", {})  # as the API server answers for a new object
+        for key, value in INITIAL_STATUS.get(resource.kind, {}).items():
+            status.setdefault(key, value)
     spec = obj.get("spec")
     if resource.kind in ("Deployment", "StatefulSet", "ReplicaSet") and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
@@ -311,8 +532,4 @@ def apply_defaults(resource: Resource, obj: Obj) -> Obj:
         spec.setdefault("parallelism", 1)
     if resource.kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
-    if resource.kind == "Namespace":
-        obj.setdefault("status", {"phase": "Active"})
-    if resource.kind == "HorizontalPodAutoscaler":
-        obj.setdefault("status", {"currentReplicas": 0, "desiredReplicas": 0})
     return obj

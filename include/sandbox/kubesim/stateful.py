@@ -28,21 +28,34 @@ class WorkloadControllers(Controllers):
         top = max((int(r.get("revision", 0)) for r in revisions), default=0)
         existing = next((r for r in revisions if r["metadata"]["name"] == name), None)
         if existing is None:
-            self.store.create("apps/controllerrevisions", namespace, {
-                "apiVersion": "apps/v1",
-                "kind": "ControllerRevision",
-                "metadata": {"name": name, "labels": dict((template.get("metadata") or {}).get("labels") or {}),
-                             "ownerReferences": [owner_reference(owner, "apps/v1", kind)]},
-                "data": {"spec": {"template": {**copy.deepcopy(template), "$patch": "replace"}}},
-                "revision": top + 1,
-            })
+            self.store.create(
+                "apps/controllerrevisions",
+                namespace,
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ControllerRevision",
+                    "metadata": {
+                        "name": name,
+                        "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                        "ownerReferences": [owner_reference(owner, "apps/v1", kind)],
+                    },
+                    "data": {"spec": {"template": {**copy.deepcopy(template), "$patch": "replace"}}},
+                    "revision": top + 1,
+                },
+            )
         elif int(existing.get("revision", 0)) < top:
             self.write("apps/controllerrevisions", {**existing, "revision": top + 1})
         limit = int(owner["spec"].get("revisionHistoryLimit", 10))
-        old = sorted((r for r in revisions if r["metadata"]["name"] != name), key=lambda r: int(r.get("revision", 0)))
+        old = sorted(
+            (r for r in revisions if r["metadata"]["name"] != name), key=lambda r: int(r.get("revision", 0))
+        )
         in_use = {_revision_hash(p) for p in self.store.owned_by(owner, "/pods")}
-        removable = [r for r in old if r["metadata"]["name"].rsplit("-", 1)[-1] not in in_use
-                     and r["metadata"]["name"] != (owner.get("status") or {}).get("currentRevision")]
+        removable = [
+            r
+            for r in old
+            if r["metadata"]["name"].rsplit("-", 1)[-1] not in in_use
+            and r["metadata"]["name"] != (owner.get("status") or {}).get("currentRevision")
+        ]
         for revision in removable[: max(len(old) - limit, 0)]:
             self.store.delete("apps/controllerrevisions", namespace, revision["metadata"]["name"])
         return name
@@ -70,24 +83,37 @@ class WorkloadControllers(Controllers):
                 continue
             revision = current_revision if i < partition else update_revision
             template = self._revision_template(sts, revision) or spec.get("template") or {}
-            labels = {REVISION_HASH: revision, "statefulset.kubernetes.io/pod-name": pod_name(i),
-                      "apps.kubernetes.io/pod-index": str(i)}
+            labels = {
+                REVISION_HASH: revision,
+                "statefulset.kubernetes.io/pod-name": pod_name(i),
+                "apps.kubernetes.io/pod-index": str(i),
+            }
             pods[pod_name(i)] = self.new_pod(sts, "StatefulSet", template, pod_name(i), labels)
-            self.record(sts, "StatefulSet", "Normal", "SuccessfulCreate",
-                        f"create Pod {pod_name(i)} in StatefulSet {name} successful", "statefulset-controller")
+            self.record(
+                sts,
+                "StatefulSet",
+                "Normal",
+                "SuccessfulCreate",
+                f"create Pod {pod_name(i)} in StatefulSet {name} successful",
+                "statefulset-controller",
+            )
             if ordered:
                 break
         # scale down from the highest ordinal
-        extra = sorted((n for n in pods if int(n.rsplit("-", 1)[1]) >= replicas),
-                       key=lambda n: -int(n.rsplit("-", 1)[1]))
+        extra = sorted(
+            (n for n in pods if int(n.rsplit("-", 1)[1]) >= replicas), key=lambda n: -int(n.rsplit("-", 1)[1])
+        )
         for pod in extra[:1] if ordered else extra:
             self.store.delete("/pods", meta["namespace"], pod)
             pods.pop(pod)
         # rolling update: replace the highest out-of-date pod at or above the partition, one at a time
         all_ready = len(pods) == replicas and all(pod_is_ready(p) for p in pods.values())
         if strategy.get("type", "RollingUpdate") == "RollingUpdate" and all_ready:
-            stale = [i for i in range(replicas - 1, partition - 1, -1)
-                     if _revision_hash(pods[pod_name(i)]) != update_revision]
+            stale = [
+                i
+                for i in range(replicas - 1, partition - 1, -1)
+                if _revision_hash(pods[pod_name(i)]) != update_revision
+            ]
             if stale:
                 self.store.delete("/pods", meta["namespace"], pod_name(stale[0]))
                 pods.pop(pod_name(stale[0]))
@@ -97,17 +123,21 @@ class WorkloadControllers(Controllers):
         ready = sum(1 for p in live if pod_is_ready(p))
         if updated == replicas and ready == replicas:
             current_revision, current = update_revision, updated
-        self.write_status("apps/statefulsets", sts, {
-            "observedGeneration": meta.get("generation", 1),
-            "replicas": len(live),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "currentReplicas": current,
-            "updatedReplicas": updated,
-            "currentRevision": current_revision,
-            "updateRevision": update_revision,
-            "collisionCount": 0,
-        })
+        self.write_status(
+            "apps/statefulsets",
+            sts,
+            {
+                "observedGeneration": meta.get("generation", 1),
+                "replicas": len(live),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "currentReplicas": current,
+                "updatedReplicas": updated,
+                "currentRevision": current_revision,
+                "updateRevision": update_revision,
+                "collisionCount": 0,
+            },
+        )
 
     def _revision_template(self, owner: Obj, revision: str) -> Obj | None:
         found = self.store.find("apps/controllerrevisions", owner["metadata"]["namespace"], revision)
@@ -130,13 +160,23 @@ class WorkloadControllers(Controllers):
                 template.setdefault("spec", {})["nodeName"] = node
                 pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
                 by_node[node] = self.new_pod(ds, "DaemonSet", template, pod_name, {REVISION_HASH: revision})
-                self.record(ds, "DaemonSet", "Normal", "SuccessfulCreate", f"Created pod: {pod_name}",
-                            "daemonset-controller")
+                self.record(
+                    ds,
+                    "DaemonSet",
+                    "Normal",
+                    "SuccessfulCreate",
+                    f"Created pod: {pod_name}",
+                    "daemonset-controller",
+                )
         strategy = spec.get("updateStrategy") or {}
         if strategy.get("type", "RollingUpdate") == "RollingUpdate":
             desired = len(self.node_names)
-            budget = int_or_percent(((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1)), desired,
-                                    round_up=True) or 1
+            budget = (
+                int_or_percent(
+                    ((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1)), desired, round_up=True
+                )
+                or 1
+            )
             unavailable = sum(1 for p in by_node.values() if not pod_is_ready(p))
             stale = [p for p in by_node.values() if _revision_hash(p) != revision]
             # replace stale pods that are not ready first, then ready ones within the budget
@@ -150,23 +190,29 @@ class WorkloadControllers(Controllers):
         live = list(by_node.values())
         ready = sum(1 for p in live if pod_is_ready(p))
         desired = len(self.node_names)
-        self.write_status("apps/daemonsets", ds, {
-            "observedGeneration": meta.get("generation", 1),
-            "desiredNumberScheduled": desired,
-            "currentNumberScheduled": len(live),
-            "numberMisscheduled": 0,
-            "numberReady": ready,
-            "numberAvailable": ready,
-            "numberUnavailable": desired - ready,
-            "updatedNumberScheduled": sum(1 for p in live if _revision_hash(p) == revision),
-        })
+        self.write_status(
+            "apps/daemonsets",
+            ds,
+            {
+                "observedGeneration": meta.get("generation", 1),
+                "desiredNumberScheduled": desired,
+                "currentNumberScheduled": len(live),
+                "numberMisscheduled": 0,
+                "numberReady": ready,
+                "numberAvailable": ready,
+                "numberUnavailable": desired - ready,
+                "updatedNumberScheduled": sum(1 for p in live if _revision_hash(p) == revision),
+            },
+        )
 
     # -- Job ---------------------------------------------------------------------------------------
 
     def sync_job(self, job: Obj) -> None:
         spec, meta, status = job["spec"], job["metadata"], dict(job.get("status") or {})
-        if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in status.get("conditions") or []):
+        if any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        ):
             return
         pods = self.store.owned_by(job, "/pods")
         succeeded = sum(1 for p in pods if p["status"].get("phase") == "Succeeded")
@@ -176,7 +222,12 @@ class WorkloadControllers(Controllers):
         status.setdefault("startTime", now)
         if succeeded >= completions:
             status["conditions"] = [
-                {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
+                {
+                    "type": "SuccessCriteriaMet",
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
                 {"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
             ]
             status["completionTime"] = now
@@ -187,24 +238,48 @@ class WorkloadControllers(Controllers):
             active = []
             message = "Job has reached the specified backoff limit"
             status["conditions"] = [
-                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": message,
-                 "lastProbeTime": now, "lastTransitionTime": now},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": message,
-                 "lastProbeTime": now, "lastTransitionTime": now},
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": message,
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": message,
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
             ]
             self.record(job, "Job", "Warning", "BackoffLimitExceeded", message, "job-controller")
         else:
             want = min(int(spec.get("parallelism", 1)), completions - succeeded)
             for _ in range(want - len(active)):
                 pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
-                labels = {"batch.kubernetes.io/job-name": meta["name"], "job-name": meta["name"],
-                          "batch.kubernetes.io/controller-uid": meta["uid"], "controller-uid": meta["uid"]}
+                labels = {
+                    "batch.kubernetes.io/job-name": meta["name"],
+                    "job-name": meta["name"],
+                    "batch.kubernetes.io/controller-uid": meta["uid"],
+                    "controller-uid": meta["uid"],
+                }
                 template = copy.deepcopy(spec.get("template") or {})
                 template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
                 active.append(self.new_pod(job, "Job", template, pod_name, labels))
-                self.record(job, "Job", "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller")
-        status.update({"succeeded": succeeded, "failed": failed, "active": len(active), "ready": sum(
-            1 for p in active if pod_is_ready(p))})
+                self.record(
+                    job, "Job", "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller"
+                )
+        status.update(
+            {
+                "succeeded": succeeded,
+                "failed": failed,
+                "active": len(active),
+                "ready": sum(1 for p in active if pod_is_ready(p)),
+            }
+        )
         for key in ("succeeded", "failed", "active"):
             if not status[key]:
                 status.pop(key)
@@ -213,7 +288,7 @@ class WorkloadControllers(Controllers):
     # -- one pass over everything ------------------------------------------------------------------
 
     def tick(self) -> None:
-        for pod in self.store.list("/pods"):
+        for pod in self.store.select("/pods"):
             self.sync_pod(pod)
         for kind, sync in (
             ("apps/replicasets", self.sync_replicaset),
@@ -222,7 +297,7 @@ class WorkloadControllers(Controllers):
             ("apps/daemonsets", self.sync_daemonset),
             ("batch/jobs", self.sync_job),
         ):
-            for obj in self.store.list(kind):
+            for obj in self.store.select(kind):
                 current = self.store.find(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
                 if current is not None:
                     sync(current)

@@ -43,32 +43,41 @@ _SET_EXPR = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\
 
 def parse_label_selector(text: str | None) -> Callable[[dict[str, str]], bool]:
     """labelSelector as the API server accepts it: =, ==, !=, in, notin, exists, !exists."""
-    if not text:
-        return lambda labels: True
-    tests: list[Callable[[dict[str, str]], bool]] = []
-    for term in _split_terms(text):
+    requirements: list[tuple[str, str, frozenset[str]]] = []  # (key, operator, values)
+    for term in _split_terms(text or ""):
+        if not term.strip():
+            continue
         if "!=" in term:
             key, value = (p.strip() for p in term.split("!=", 1))
-            tests.append(lambda labels, k=key, v=value: labels.get(k) != v)
+            requirements.append((key, "!=", frozenset([value])))
         elif "==" in term or ("=" in term and " in " not in term):
             key, value = (p.strip() for p in re.split(r"==?", term, maxsplit=1))
-            tests.append(lambda labels, k=key, v=value: labels.get(k) == v)
+            requirements.append((key, "in", frozenset([value])))
         else:
             match = _SET_EXPR.match(term)
             if not match:
                 raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
             negate, key, operator, values = match.groups()
             if operator:
-                options = {v.strip() for v in values.split(",") if v.strip()}
-                if operator == "in":
-                    tests.append(lambda labels, k=key, o=options: labels.get(k) in o)
-                else:
-                    tests.append(lambda labels, k=key, o=options: labels.get(k) not in o)
-            elif negate:
-                tests.append(lambda labels, k=key: k not in labels)
+                options = frozenset(v.strip() for v in values.split(",") if v.strip())
+                requirements.append((key, operator, options))
             else:
-                tests.append(lambda labels, k=key: k in labels)
-    return lambda labels: all(test(labels) for test in tests)
+                requirements.append((key, "!exists" if negate else "exists", frozenset()))
+
+    def matches(labels: dict[str, str]) -> bool:
+        for key, operator, values in requirements:
+            present = key in labels
+            if operator == "in" and not (present and labels[key] in values):
+                return False
+            if operator in ("notin", "!=") and present and labels[key] in values:
+                return False
+            if operator == "exists" and not present:
+                return False
+            if operator == "!exists" and present:
+                return False
+        return True
+
+    return matches
 
 
 def _split_terms(text: str) -> Iterable[str]:
@@ -115,7 +124,7 @@ class Event:
     obj: Obj
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     resource: str
     namespace: str | None
@@ -156,7 +165,7 @@ class Store:
     def find(self, resource: str, namespace: str, name: str) -> Obj | None:
         return self.objects.get((resource, namespace, name))
 
-    def list(
+    def select(
         self,
         resource: str,
         namespace: str | None = None,
@@ -178,7 +187,7 @@ class Store:
         uid = owner["metadata"]["uid"]
         return [
             obj
-            for obj in self.list(resource, owner["metadata"].get("namespace"))
+            for obj in self.select(resource, owner["metadata"].get("namespace"))
             if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
         ]
 
@@ -276,20 +285,29 @@ class Store:
         """Background cascading deletion: dependents go with their owner."""
         for (resource, namespace, name), obj in list(self.objects.items()):
             refs = obj["metadata"].get("ownerReferences") or []
-            if any(ref.get("uid") == owner_uid for ref in refs) and (resource, namespace, name) in self.objects:
+            if (
+                any(ref.get("uid") == owner_uid for ref in refs)
+                and (resource, namespace, name) in self.objects
+            ):
                 self.delete(resource, namespace, name)
 
     # watches
+    def oldest_revision(self) -> int:
+        """The oldest resourceVersion a watch can still start from."""
+        return self.history[0].resource_version - 1 if self.history else self.revision
+
     def events_since(self, resource_version: int) -> list[Event] | None:
         """Events after resource_version, or None when history no longer reaches back that far."""
-        if self.history and resource_version < self.history[0].resource_version - 1:
+        if resource_version < self.oldest_revision():
             return None
         return [e for e in self.history if e.resource_version > resource_version]
 
 
 def _spec_of(obj: Obj) -> str:
-    return json.dumps({k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")},
-                      sort_keys=True)
+    return json.dumps(
+        {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")},
+        sort_keys=True,
+    )
 
 
 def _comparable(obj: Obj) -> str:

@@ -1,0 +1,30 @@
+"""Fixtures for tests of the Kubernetes sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.kube import KubeSandbox
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[KubeSandbox]:
+    """A fresh sandbox per test, controllers at 10x speed, pods Ready after 2 controller seconds."""
+    sandbox = KubeSandbox(tmp_path)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def api(kube: KubeSandbox):
+    """The official `kubernetes` client, configured from the sandbox's kubeconfig."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
+    yield client, api_client
+    api_client.close()
