@@ -150,7 +150,7 @@ def test_patch_types(apps, kube) -> None:
         ("multi", "nginx:1.28"),
         ("sidecar", "envoy:1.30"),
     ]
-    assert containers[0]["ports"] == [{"containerPort": 8080}]
+    assert containers[0]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
 
     # JSON merge patch: lists are replaced whole
     result = patch(

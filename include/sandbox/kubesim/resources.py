@@ -532,4 +532,13 @@ def apply_defaults(resource: Resource, obj: Obj) -> Obj:
         spec.setdefault("parallelism", 1)
     if resource.kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
+        for port in spec.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+    pod_spec = ((spec or {}).get("template") or {}).get("spec") if isinstance(spec, dict) else None
+    if resource.kind == "Pod":
+        pod_spec = spec
+    for container in (pod_spec or {}).get("containers") or [] if isinstance(pod_spec, dict) else []:
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
     return obj
