@@ -72,6 +72,7 @@ lock:
 
 bench: install
 	$(PY) bench/parse_time.py
+	$(PY) bench/kube_watch_streams.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .run

@@ -38,9 +38,37 @@ def airflow(*args: str) -> None:
         raise SystemExit(f"[podium] `airflow {' '.join(args)}` failed with exit code {result.returncode}")
 
 
-def sandbox_connections() -> dict[str, dict]:
-    """Airflow connections that point at the local sandboxes (later issues add sandboxes here)."""
-    return {}
+def start_kube_sandbox(started: list[tuple[str, subprocess.Popen]]) -> dict[str, dict]:
+    """The Kubernetes API double (include/sandbox/kube.py); returns the connections that use it."""
+    kubeconfig = HOME / "kubeconfig.yaml"
+    log = open(HOME / "kubesim.log", "ab")  # noqa: SIM115 (lives as long as the sandbox)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "include" / "sandbox" / "kube.py"),
+            "--port",
+            os.environ.get("PODIUM_KUBE_PORT", "0"),
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+    )
+    started.append(("kubernetes sandbox", process))
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("kubesim ready: "):
+        raise SystemExit(f"[podium] the Kubernetes sandbox did not start (log: {HOME / 'kubesim.log'})")
+    say(f"Kubernetes sandbox: {line.split()[2]}  (kubectl: KUBECONFIG={kubeconfig} kubectl get pods)")
+    return {
+        "kubernetes_default": {
+            "conn_type": "kubernetes",
+            "description": "podium's local Kubernetes sandbox (include/sandbox/kube.py)",
+            "extra": {"kube_config_path": str(kubeconfig), "namespace": "default"},
+        }
+    }
 
 
 def stop_group(process: subprocess.Popen, name: str, first: signal.Signals, grace: float) -> None:
@@ -113,7 +141,7 @@ def main() -> int:
         say("migrating the metadata database")
         airflow("db", "migrate")
 
-        connections = sandbox_connections()
+        connections = start_kube_sandbox(started)
         if connections:
             path = HOME / "podium-connections.json"
             path.write_text(json.dumps(connections, indent=2))

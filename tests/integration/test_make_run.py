@@ -70,6 +70,17 @@ def _run_once(home: Path, port: int) -> None:
             time.sleep(2)
         errors = httpx.get(f"{base}/api/v2/importErrors", headers=headers, timeout=10).json()
         assert errors["import_errors"] == []
+
+        # kubernetes_default points at the running Kubernetes sandbox
+        conn = httpx.get(f"{base}/api/v2/connections/kubernetes_default", headers=headers, timeout=10).json()
+        assert conn["conn_type"] == "kubernetes"
+        kubeconfig = json.loads(conn["extra"])["kube_config_path"]
+        assert kubeconfig == str(home / "kubeconfig.yaml")
+        from kubernetes import client, config
+
+        with config.new_client_from_config(config_file=kubeconfig) as api_client:
+            namespaces = client.CoreV1Api(api_client).list_namespace().items
+        assert "default" in {ns.metadata.name for ns in namespaces}
         assert _processes_using(home), "found no process of make run: the orphan check would prove nothing"
     finally:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
@@ -80,6 +91,7 @@ def _run_once(home: Path, port: int) -> None:
         time.sleep(1)
     assert _processes_using(home) == []
     assert "[podium] stopped airflow standalone" in output.read_text()
+    assert "[podium] stopped kubernetes sandbox" in output.read_text()
 
 
 def test_make_run_serves_the_ui_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:

@@ -28,3 +28,15 @@ def api(kube: KubeSandbox):
     api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
     yield client, api_client
     api_client.close()
+
+
+@pytest.fixture
+def apps(api):
+    client, api_client = api
+    return client.AppsV1Api(api_client)
+
+
+@pytest.fixture
+def core(api):
+    client, api_client = api
+    return client.CoreV1Api(api_client)

@@ -23,39 +23,30 @@ def deployment(name: str, image: str = "nginx:1.27", replicas: int = 3, **spec: 
     }
 
 
-def statefulset(name: str, image: str = "redis:7", replicas: int = 3, partition: int = 0) -> dict[str, Any]:
+def _workload(kind: str, name: str, image: str, **spec: Any) -> dict[str, Any]:
     labels = {"app": name}
     return {
         "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
+        "kind": kind,
         "metadata": {"name": name},
         "spec": {
-            "replicas": replicas,
-            "serviceName": name,
             "selector": {"matchLabels": labels},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {"containers": [{"name": name, "image": image}]},
             },
+            **spec,
         },
     }
+
+
+def statefulset(name: str, image: str = "redis:7", replicas: int = 3, partition: int = 0) -> dict[str, Any]:
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
+    return _workload("StatefulSet", name, image, replicas=replicas, serviceName=name, updateStrategy=strategy)
 
 
 def daemonset(name: str, image: str = "fluentbit:3") -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": name},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": name, "image": image}]},
-            },
-        },
-    }
+    return _workload("DaemonSet", name, image)
 
 
 def job(name: str, image: str = "migrate:1", backoff_limit: int = 1) -> dict[str, Any]:

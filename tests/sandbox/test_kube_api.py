@@ -11,18 +11,6 @@ from harness.kube import wait_for
 from sandbox.manifests import deployment
 
 
-@pytest.fixture
-def apps(api):
-    client, api_client = api
-    return client.AppsV1Api(api_client)
-
-
-@pytest.fixture
-def core(api):
-    client, api_client = api
-    return client.CoreV1Api(api_client)
-
-
 def _error(call, *args, **kwargs):
     from kubernetes.client.exceptions import ApiException
 
@@ -189,10 +177,10 @@ def test_server_side_apply(kube, apps) -> None:
     manifest = deployment("ssa")
     manifest["metadata"]["labels"]["owner"] = "podium"
 
-    def apply(body, manager="podium") -> httpx.Response:
+    def apply(body, manager="podium", target=url, **params: str) -> httpx.Response:
         return httpx.patch(
-            url,
-            params={"fieldManager": manager, "force": "true"},
+            target,
+            params={"fieldManager": manager, "force": "true", **params},
             content=json.dumps(body),
             headers={"Content-Type": "application/apply-patch+yaml"},
         )
@@ -214,8 +202,7 @@ def test_server_side_apply(kube, apps) -> None:
     assert meta["generation"] == 2
 
     # re-applying the same configuration changes nothing (the controller may write status meanwhile)
-    again = apply(manifest)
-    assert again.json()["metadata"]["generation"] == 2
+    assert apply(manifest).json()["metadata"]["generation"] == 2
     cm_url = f"{kube.url}/api/v1/namespaces/default/configmaps/settings"
     config_map = {
         "apiVersion": "v1",
@@ -223,29 +210,13 @@ def test_server_side_apply(kube, apps) -> None:
         "metadata": {"name": "settings"},
         "data": {"a": "1"},
     }
-    first = httpx.patch(
-        cm_url,
-        params={"fieldManager": "podium"},
-        content=json.dumps(config_map),
-        headers={"Content-Type": "application/apply-patch+yaml"},
-    ).json()
-    second = httpx.patch(
-        cm_url,
-        params={"fieldManager": "podium"},
-        content=json.dumps(config_map),
-        headers={"Content-Type": "application/apply-patch+yaml"},
-    ).json()
+    first = apply(config_map, target=cm_url).json()
+    second = apply(config_map, target=cm_url).json()
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
 
     # dry run changes nothing
     manifest["spec"]["replicas"] = 9
-    dry = httpx.patch(
-        url,
-        params={"fieldManager": "podium", "dryRun": "All"},
-        content=json.dumps(manifest),
-        headers={"Content-Type": "application/apply-patch+yaml"},
-    )
-    assert dry.json()["spec"]["replicas"] == 9
+    assert apply(manifest, dryRun="All").json()["spec"]["replicas"] == 9
     assert apps.read_namespaced_deployment("ssa", "default").spec.replicas == 2
 
     assert apply(manifest, manager="").status_code == 422

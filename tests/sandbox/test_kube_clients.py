@@ -21,10 +21,13 @@ def test_kubernetes_asyncio_rollout_and_watch(kube) -> None:
             created = await apps.create_namespaced_deployment("default", deployment("async-web", replicas=2))
             seen = []
             stream = watch.Watch()
-            async for event in stream.stream(apps.list_namespaced_deployment, "default",
-                                             field_selector="metadata.name=async-web",
-                                             resource_version=created.metadata.resource_version,
-                                             timeout_seconds=30):
+            async for event in stream.stream(
+                apps.list_namespaced_deployment,
+                "default",
+                field_selector="metadata.name=async-web",
+                resource_version=created.metadata.resource_version,
+                timeout_seconds=30,
+            ):
                 status = event["object"].status
                 seen.append(event["type"])
                 if status.available_replicas == 2 and status.updated_replicas == 2:
@@ -40,8 +43,15 @@ def test_kubernetes_asyncio_rollout_and_watch(kube) -> None:
 
 @pytest.fixture
 def airflow_kube_conn(kube, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_KUBE_SANDBOX", json.dumps(
-        {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kube.kubeconfig), "namespace": "default"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KUBE_SANDBOX",
+        json.dumps(
+            {
+                "conn_type": "kubernetes",
+                "extra": {"kube_config_path": str(kube.kubeconfig), "namespace": "default"},
+            }
+        ),
+    )
     return "kube_sandbox"
 
 
@@ -52,8 +62,10 @@ def test_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: str) -
     assert hook.get_namespace() == "default"
     assert hook.test_connection()[0] is True
     hook.apps_v1_client.create_namespaced_deployment("default", deployment("hooked", replicas=2))
-    status = wait_for(lambda: (d := hook.get_deployment_status("hooked", "default")).status.available_replicas == 2
-                      and d, what="deployment available")
+    status = wait_for(
+        lambda: (d := hook.get_deployment_status("hooked", "default")).status.available_replicas == 2 and d,
+        what="deployment available",
+    )
     assert status.status.updated_replicas == 2
     raw = hook.get_namespaced_pod_list(namespace="default", label_selector="app=hooked")  # unparsed response
     assert len(json.loads(raw.data)["items"]) == 2
@@ -66,7 +78,8 @@ def test_async_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: 
     from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook, KubernetesHook
 
     KubernetesHook(conn_id=airflow_kube_conn).batch_v1_client.create_namespaced_job(
-        "default", job("async-job", image="migrate:2-fail", backoff_limit=0))
+        "default", job("async-job", image="migrate:2-fail", backoff_limit=0)
+    )
 
     async def scenario():
         hook = AsyncKubernetesHook(conn_id=airflow_kube_conn)
@@ -76,7 +89,8 @@ def test_async_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: 
             from kubernetes_asyncio import client
 
             listing = await client.CoreV1Api(api_client).list_namespaced_pod(
-                "default", label_selector="job-name=async-job")
+                "default", label_selector="job-name=async-job"
+            )
             pods = listing.items
         pod = await hook.get_pod(pods[0].metadata.name, "default")
         return finished, pod

@@ -8,18 +8,6 @@ from harness.kube import wait_for
 from sandbox.manifests import daemonset, deployment, job, statefulset
 
 
-@pytest.fixture
-def apps(api):
-    client, api_client = api
-    return client.AppsV1Api(api_client)
-
-
-@pytest.fixture
-def core(api):
-    client, api_client = api
-    return client.CoreV1Api(api_client)
-
-
 def rolled_out(apps, name: str) -> bool:
     d = apps.read_namespaced_deployment(name, "default")
     s = d.status
