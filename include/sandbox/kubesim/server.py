@@ -62,6 +62,7 @@ class KubeServer:
         self.tick = tick
         self.address = ""
         self.streams: set[asyncio.Event] = set()
+        self.requests: list[tuple[str, str, bool]] = []  # (method, path, watch) of API requests
         self._next_ip = 10
         self.app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -153,6 +154,7 @@ class KubeServer:
         path = request.path.rstrip("/") or "/"
         if path.startswith("/_sandbox"):
             return await self._admin(request, path)
+        self.requests.append((request.method, path, request.query.get("watch") in TRUE))
         fixed = self._fixed(path)
         if fixed is not None:
             return web.json_response(fixed) if not isinstance(fixed, str) else web.Response(text=fixed)
@@ -506,10 +508,8 @@ class KubeServer:
             raise ApiError(422, "Invalid", "metadata.name: Invalid value: field is immutable")
         if route.subresource != "status":
             patched = apply_defaults(route.resource, patched)
-        if dry_run:
-            return patched
         return self.store.update(
-            route.resource.id, route.namespace or "", patched, subresource=route.subresource
+            route.resource.id, route.namespace or "", patched, subresource=route.subresource, dry_run=dry_run
         )
 
     def _scale_of(self, resource: Resource, obj: Obj) -> Obj:
@@ -588,6 +588,8 @@ class KubeServer:
                     "images": self.controllers.marked_images,
                 }
             )
+        if action == "requests":
+            return web.json_response([list(r) for r in self.requests])
         if action == "faults":
             if request.method == "DELETE":
                 self.faults = Faults()

@@ -53,7 +53,8 @@ class WorkloadControllers(Controllers):
         removable = [
             r
             for r in old
-            if r["metadata"]["name"].rsplit("-", 1)[-1] not in in_use
+            if r["metadata"]["name"] not in in_use
+            and r["metadata"]["name"].rsplit("-", 1)[-1] not in in_use
             and r["metadata"]["name"] != (owner.get("status") or {}).get("currentRevision")
         ]
         for revision in removable[: max(len(old) - limit, 0)]:
@@ -151,7 +152,7 @@ class WorkloadControllers(Controllers):
 
     def sync_daemonset(self, ds: Obj) -> None:
         spec, meta = ds["spec"], ds["metadata"]
-        revision = self.ensure_revision(ds, "DaemonSet", spec.get("template") or {})
+        revision = self.ensure_revision(ds, "DaemonSet", spec.get("template") or {}).rsplit("-", 1)[1]
         pods = [p for p in self.store.owned_by(ds, "/pods") if pod_is_active(p)]
         by_node = {p["spec"].get("nodeName"): p for p in pods}
         for node in self.node_names:
@@ -285,6 +286,35 @@ class WorkloadControllers(Controllers):
                 status.pop(key)
         self.write_status("batch/jobs", job, status)
 
+    # -- HorizontalPodAutoscaler: no metrics here, so only the bounds act -----------------------------
+
+    def sync_hpa(self, hpa: Obj) -> None:
+        spec, namespace = hpa["spec"], hpa["metadata"]["namespace"]
+        target_ref = spec.get("scaleTargetRef") or {}
+        resource = {
+            "Deployment": "apps/deployments",
+            "StatefulSet": "apps/statefulsets",
+            "ReplicaSet": "apps/replicasets",
+        }.get(target_ref.get("kind", ""))
+        target = self.store.find(resource, namespace, target_ref.get("name", "")) if resource else None
+        if resource is None or target is None:
+            return
+        current = int(target["spec"].get("replicas", 1))
+        low, high = int(spec.get("minReplicas", 1)), int(spec.get("maxReplicas", current))
+        desired = min(max(current, low), high)
+        if desired != current:
+            self.write(resource, {**target, "spec": {**target["spec"], "replicas": desired}})
+            self.record(
+                hpa,
+                "HorizontalPodAutoscaler",
+                "Normal",
+                "SuccessfulRescale",
+                f"New size: {desired}; reason: within bounds [{low}, {high}]",
+                "horizontal-pod-autoscaler",
+            )
+        status = {**(hpa.get("status") or {}), "currentReplicas": current, "desiredReplicas": desired}
+        self.write_status("autoscaling/horizontalpodautoscalers", hpa, status)
+
     # -- one pass over everything ------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -296,6 +326,7 @@ class WorkloadControllers(Controllers):
             ("apps/statefulsets", self.sync_statefulset),
             ("apps/daemonsets", self.sync_daemonset),
             ("batch/jobs", self.sync_job),
+            ("autoscaling/horizontalpodautoscalers", self.sync_hpa),
         ):
             for obj in self.store.select(kind):
                 current = self.store.find(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])

@@ -231,8 +231,19 @@ class Store:
         self._emit("ADDED", resource, obj)
         return obj
 
-    def update(self, resource: str, namespace: str, obj: Obj, *, subresource: str | None = None) -> Obj:
-        """Replace an object (PUT semantics), honouring optimistic concurrency."""
+    def update(
+        self,
+        resource: str,
+        namespace: str,
+        obj: Obj,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Replace an object (PUT semantics), honouring optimistic concurrency.
+
+        With ``dry_run`` the result is what would be stored (generation included), and nothing changes.
+        """
         name = obj.get("metadata", {}).get("name")
         current = self.get(resource, namespace, name)
         expected = obj.get("metadata", {}).get("resourceVersion")
@@ -265,6 +276,9 @@ class Store:
             meta["generation"] = current["metadata"].get("generation", 1) + 1
         if _comparable(new) == _comparable(current):
             return current  # a no-op write changes nothing, not even resourceVersion
+        if dry_run:
+            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+            return new
         meta["resourceVersion"] = self._bump()
         self.objects[(resource, namespace, name)] = new
         self._emit("MODIFIED", resource, new)

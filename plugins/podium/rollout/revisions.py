@@ -1,0 +1,95 @@
+"""Rollout revisions: which ReplicaSet or ControllerRevision is which revision, and what undo sends."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Obj = dict[str, Any]
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+
+
+def revision_of(obj: Mapping[str, Any]) -> int:
+    """The revision of a Deployment or ReplicaSet (annotation) or a ControllerRevision (field)."""
+    if obj.get("kind") == "ControllerRevision" or "revision" in obj:
+        return int(obj.get("revision") or 0)
+    try:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def owned_by(owner: Mapping[str, Any], objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    uid = owner["metadata"].get("uid")
+    return [
+        o
+        for o in objects
+        if any(ref.get("uid") == uid for ref in (o.get("metadata") or {}).get("ownerReferences") or [])
+    ]
+
+
+def history(
+    owner: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]
+) -> dict[int, Mapping[str, Any]]:
+    """Revision number -> ReplicaSet/ControllerRevision, for the history objects of ``owner``."""
+    return {revision_of(o): o for o in owned_by(owner, candidates) if revision_of(o) > 0}
+
+
+def undo_target(revisions: Iterable[int], current: int, to_revision: int = 0) -> int:
+    """`kubectl rollout undo` semantics: ``to_revision`` 0 means the newest revision before ``current``."""
+    known = sorted(set(revisions))
+    if to_revision:
+        if to_revision not in known:
+            raise LookupError(f"unable to find specified revision {to_revision} in history")
+        return to_revision
+    earlier = [r for r in known if r < current] or [r for r in known if r != current]
+    if not earlier:
+        raise LookupError("no rollout history found: nothing to roll back to")
+    return max(earlier)
+
+
+def template_of(history_object: Mapping[str, Any]) -> Obj:
+    """The pod template a ReplicaSet or ControllerRevision records, as it goes back into the workload."""
+    if history_object.get("kind") == "ControllerRevision" or "data" in history_object:
+        template = copy.deepcopy(((history_object.get("data") or {}).get("spec") or {}).get("template") or {})
+        template.pop("$patch", None)
+        return template
+    template = copy.deepcopy((history_object.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    labels.pop(HASH_LABEL, None)
+    return template
+
+
+def rollback_patch(template: Mapping[str, Any]) -> list[Obj]:
+    """The JSON patch `kubectl rollout undo` sends: replace the pod template."""
+    return [{"op": "replace", "path": "/spec/template", "value": copy.deepcopy(dict(template))}]
+
+
+def images_of(workload: Mapping[str, Any]) -> dict[str, str]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return {c.get("name", ""): c.get("image", "") for c in spec.get("containers") or []}
+
+
+def images_patch(workload: Mapping[str, Any], images: Mapping[str, str]) -> Obj:
+    """A strategic-merge patch that sets container images (as `kubectl set image` does)."""
+    known = images_of(workload)
+    init = {
+        c.get("name")
+        for c in (((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+            "initContainers"
+        )
+        or []
+    }
+    unknown = sorted(set(images) - set(known) - init)
+    if unknown:
+        raise KeyError(f"no container named {', '.join(unknown)} (containers: {', '.join(sorted(known))})")
+    containers = [{"name": n, "image": i} for n, i in images.items() if n in known]
+    init_containers = [{"name": n, "image": i} for n, i in images.items() if n in init]
+    spec: Obj = {}
+    if containers:
+        spec["containers"] = containers
+    if init_containers:
+        spec["initContainers"] = init_containers
+    return {"spec": {"template": {"spec": spec}}}
