@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from harness.kube import wait_for
 from sandbox.manifests import deployment, job
 
@@ -41,24 +39,10 @@ def test_kubernetes_asyncio_rollout_and_watch(kube) -> None:
     assert replicas == 3
 
 
-@pytest.fixture
-def airflow_kube_conn(kube, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KUBE_SANDBOX",
-        json.dumps(
-            {
-                "conn_type": "kubernetes",
-                "extra": {"kube_config_path": str(kube.kubeconfig), "namespace": "default"},
-            }
-        ),
-    )
-    return "kube_sandbox"
-
-
-def test_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: str) -> None:
+def test_kubernetes_hook_through_an_airflow_connection(kube_conn: str) -> None:
     from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 
-    hook = KubernetesHook(conn_id=airflow_kube_conn)
+    hook = KubernetesHook(conn_id=kube_conn)
     assert hook.get_namespace() == "default"
     assert hook.test_connection()[0] is True
     hook.apps_v1_client.create_namespaced_deployment("default", deployment("hooked", replicas=2))
@@ -74,15 +58,15 @@ def test_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: str) -
     assert hook.is_job_successful(finished) is True
 
 
-def test_async_kubernetes_hook_through_an_airflow_connection(airflow_kube_conn: str) -> None:
+def test_async_kubernetes_hook_through_an_airflow_connection(kube_conn: str) -> None:
     from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook, KubernetesHook
 
-    KubernetesHook(conn_id=airflow_kube_conn).batch_v1_client.create_namespaced_job(
+    KubernetesHook(conn_id=kube_conn).batch_v1_client.create_namespaced_job(
         "default", job("async-job", image="migrate:2-fail", backoff_limit=0)
     )
 
     async def scenario():
-        hook = AsyncKubernetesHook(conn_id=airflow_kube_conn)
+        hook = AsyncKubernetesHook(conn_id=kube_conn)
         finished = await hook.wait_until_job_complete("async-job", "default", poll_interval=0.2)
         pods = []
         async with hook.get_conn() as api_client:

@@ -142,7 +142,10 @@ class KubeServer:
                 headers = {"Retry-After": str(faults.retry_after)} if status == 429 else {}
                 return web.json_response(error.status(), status=status, headers=headers)
         try:
-            return await handler(request)
+            response = await handler(request)
+            if not response.prepared:  # the API server's clock is the controllers' clock
+                response.headers["Date"] = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
+            return response
         except ApiError as error:
             return web.json_response(error.status(), status=error.code)
         except patches.PatchError as error:

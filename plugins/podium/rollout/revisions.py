@@ -93,3 +93,35 @@ def images_patch(workload: Mapping[str, Any], images: Mapping[str, str]) -> Obj:
     if init_containers:
         spec["initContainers"] = init_containers
     return {"spec": {"template": {"spec": spec}}}
+
+
+def new_revision_selector(
+    workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """The label selector of the pods of the workload's newest revision (None until it exists).
+
+    Deployment: its ReplicaSet of the current revision (pod-template-hash); StatefulSet: the
+    updateRevision; DaemonSet: its newest ControllerRevision. Built from spec.selector.matchLabels.
+    """
+    kind = workload.get("kind")
+    match = dict(((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+    if kind == "Deployment":
+        current = revision_of(workload)
+        new = next((o for o in owned_by(workload, history_objects) if revision_of(o) == current), None)
+        pod_hash = ((new or {}).get("metadata") or {}).get("labels", {}).get(HASH_LABEL) if new else None
+        if not pod_hash:
+            return None
+        match[HASH_LABEL] = pod_hash
+    elif kind == "StatefulSet":
+        update = (workload.get("status") or {}).get("updateRevision")
+        if not update:
+            return None
+        match["controller-revision-hash"] = update
+    elif kind == "DaemonSet":
+        revisions = history(workload, history_objects)
+        if not revisions:
+            return None
+        match["controller-revision-hash"] = revisions[max(revisions)]["metadata"]["name"].rsplit("-", 1)[-1]
+    else:
+        return None
+    return ",".join(f"{key}={value}" for key, value in sorted(match.items()))

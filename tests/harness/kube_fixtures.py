@@ -1,7 +1,8 @@
-"""Fixtures for tests of the Kubernetes sandbox."""
+"""Pytest fixtures for the Kubernetes sandbox (registered in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,3 +41,18 @@ def apps(api):
 def core(api):
     client, api_client = api
     return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def kube_conn(kube: KubeSandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An Airflow connection (from the environment) of the cncf.kubernetes type, pointing at the sandbox."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KUBE_SANDBOX",
+        json.dumps(
+            {
+                "conn_type": "kubernetes",
+                "extra": {"kube_config_path": str(kube.kubeconfig), "namespace": "default"},
+            }
+        ),
+    )
+    return "kube_sandbox"

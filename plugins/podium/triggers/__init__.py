@@ -1,0 +1,1 @@
+"""Triggers for deferrable mode (the triggerer imports them by class path)."""
