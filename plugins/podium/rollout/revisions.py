@@ -125,3 +125,45 @@ def new_revision_selector(
     else:
         return None
     return ",".join(f"{key}={value}" for key, value in sorted(match.items()))
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        pruned = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, {}, [], "")}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def same_template(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two pod templates are the same once empty fields and controller labels are ignored."""
+
+    def normal(given: Mapping[str, Any]) -> Any:
+        template = copy.deepcopy(dict(given or {}))
+        meta = dict(template.get("metadata") or {})
+        meta.pop("creationTimestamp", None)
+        labels = {
+            k: v
+            for k, v in (meta.get("labels") or {}).items()
+            if k not in (HASH_LABEL, "controller-revision-hash")
+        }
+        meta["labels"] = labels
+        template["metadata"] = meta
+        return _prune(template)
+
+    return bool(normal(a) == normal(b))
+
+
+def current_revision(workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]) -> int | None:
+    """The revision the workload is rolling to (or at): None when it has no history yet."""
+    kind = workload.get("kind")
+    if kind == "Deployment":
+        return revision_of(workload) or None
+    revisions = history(workload, history_objects)
+    if kind == "StatefulSet":
+        update = (workload.get("status") or {}).get("updateRevision")
+        named = [number for number, obj in revisions.items() if obj["metadata"]["name"] == update]
+        if named:
+            return named[0]
+    return max(revisions) if revisions else None

@@ -159,6 +159,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
         pod_grace_seconds: float = 60.0,
         replicas_between: list[int] | None = None,
         recheck_seconds: float = 5.0,
+        carry: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -169,6 +170,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
         self.pod_grace_seconds = pod_grace_seconds
         self.replicas_between = list(replicas_between) if replicas_between else None
         self.recheck_seconds = recheck_seconds
+        self.carry = carry  # the caller's state, echoed in the event (plain JSON values only)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -182,6 +184,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
                 "pod_grace_seconds": self.pod_grace_seconds,
                 "replicas_between": self.replicas_between,
                 "recheck_seconds": self.recheck_seconds,
+                "carry": self.carry,
             },
         )
 
@@ -204,7 +207,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
             )
         except Exception as error:  # a trigger turns every failure into an event
             event = _event("error", f"{type(error).__name__}: {error}", None, **ref)
-        yield TriggerEvent(event)
+        yield TriggerEvent({**event, "carry": self.carry})
 
 
 def run_inline(trigger: KubernetesRolloutTrigger) -> dict[str, Any]:

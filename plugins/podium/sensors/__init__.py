@@ -1,0 +1,1 @@
+"""Sensors: wait for a state; fail fast on a terminal wrong state."""
