@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.kube import KubeSandbox
+from harness.services import service_unavailable
 
 
 @pytest.fixture
@@ -56,3 +59,27 @@ def kube_conn(kube: KubeSandbox, monkeypatch: pytest.MonkeyPatch) -> str:
         ),
     )
     return "kube_sandbox"
+
+
+@pytest.fixture
+def kubectl(kube: KubeSandbox):
+    """Run the real kubectl against the sandbox: kubectl(*args, check=True) -> CompletedProcess."""
+    binary = shutil.which("kubectl")
+    if binary is None:
+        service_unavailable("kubectl is not on PATH")
+
+    def run(*args: str, check: bool = True, timeout: float = 90, stdin: str | None = None):
+        result = subprocess.run(
+            [binary, *args],
+            env=kube.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    return run

@@ -22,8 +22,12 @@ def run_task(make_operator: Any, capfd: Any) -> TaskResult:
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    with DAG(dag_id=f"t_{uuid.uuid4().hex[:10]}", schedule=None, start_date=datetime(2026, 1, 1),
-             default_args={"retries": 0, "retry_delay": timedelta(seconds=1)}) as dag:
+    with DAG(
+        dag_id=f"t_{uuid.uuid4().hex[:10]}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        default_args={"retries": 0, "retry_delay": timedelta(seconds=1)},
+    ) as dag:
         operator = make_operator()
     _serialize(dag)
     capfd.readouterr()
@@ -31,8 +35,11 @@ def run_task(make_operator: Any, capfd: Any) -> TaskResult:
     out, err = capfd.readouterr()
     (ti,) = run.get_task_instances()
     with create_session() as session:
-        row = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag.dag_id,
-                                                 task_ids=operator.task_id, key="return_value")).first()
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=run.run_id, dag_ids=dag.dag_id, task_ids=operator.task_id, key="return_value"
+            )
+        ).first()
         value = XComModel.deserialize_value(row) if row else None
     return TaskResult(state=str(ti.state), tries=ti.try_number, value=value, output=out + err)
 

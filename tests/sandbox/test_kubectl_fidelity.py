@@ -3,38 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from harness.services import service_unavailable
 from sandbox.manifests import daemonset, deployment, statefulset
-
-
-@pytest.fixture
-def kubectl(kube, tmp_path: Path):
-    binary = shutil.which("kubectl")
-    if binary is None:
-        service_unavailable("kubectl is not on PATH")
-
-    def run(*args: str, check: bool = True, timeout: float = 90, stdin: str | None = None):
-        result = subprocess.run(
-            [binary, *args],
-            env=kube.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=stdin,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-        return result
-
-    return run
 
 
 def write(tmp_path: Path, manifest: dict) -> str:

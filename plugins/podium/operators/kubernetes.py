@@ -246,21 +246,29 @@ class KubernetesApplyOperator(_KubernetesOperator):
             with_namespace(d, namespace) for d in sort_for_apply(_load(self.manifest, self, context))
         ]
         dry_run = str(self.server_dry_run).lower() in ("true", "1", "yes")
+        new_namespaces: set[str] = set()
         for doc in documents:
             meta = doc["metadata"]
-            if dry_run:
-                live = hook.get(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
-                proposed = hook.apply(doc, dry_run=True)
-                change = diff(live, proposed, ref_text(doc))
-                self.log.info(
-                    "%s: %s\n%s",
-                    ref_text(doc),
-                    "would be created" if live is None else ("would change" if change else "unchanged"),
-                    change,
-                )
-            else:
+            if not dry_run:
                 hook.apply(doc)
                 self.log.info("applied %s", ref_text(doc))
+                continue
+            if meta.get("namespace") in new_namespaces:
+                # the server cannot dry-run into a namespace that only this bundle creates
+                self.log.info(
+                    "%s: would be created (in the new namespace %s)\n%s",
+                    ref_text(doc),
+                    meta["namespace"],
+                    diff(None, doc, ref_text(doc)),
+                )
+                continue
+            live = hook.get(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
+            proposed = hook.apply(doc, dry_run=True)
+            if live is None and doc["kind"] == "Namespace":
+                new_namespaces.add(meta["name"])
+            change = diff(live, proposed, ref_text(doc))
+            state = "would be created" if live is None else ("would change" if change else "unchanged")
+            self.log.info("%s: %s\n%s", ref_text(doc), state, change)
         return [ref(doc) for doc in documents]
 
 
