@@ -228,6 +228,10 @@ def rollout_verdict(
     verdict = workload_verdict(obj)
     if verdict.state == "complete":
         return verdict
+    if _int(obj["metadata"].get("generation"), 1) > _int(_status(obj).get("observedGeneration")):
+        # the controller has not seen the latest spec: "the new revision" is not known yet, and the
+        # pods at hand may be the very ones this change (a rollback, say) replaces
+        return verdict
     problems = pod_problems(pods, now, grace)
     if verdict.state == "failed":
         return Verdict("failed", verdict.message, problems)

@@ -272,6 +272,12 @@ def test_stuck_pods_fail_a_rollout_early_naming_pod_container_and_reason() -> No
     )
 
 
+def test_pods_are_not_judged_before_the_controller_observed_the_spec() -> None:
+    stuck = [pod("web-1", 600, waiting("web", "CrashLoopBackOff"))]
+    verdict = rollout_verdict(deployment(generation=4, observed=3, updated=1, total=4), stuck, NOW, GRACE)
+    assert verdict == Verdict("progressing", "Waiting for deployment spec update to be observed...")
+
+
 def test_deadline_failure_carries_the_pod_problems() -> None:
     stuck = [pod("web-1", 600, waiting("web", "ImagePullBackOff"))]
     verdict = rollout_verdict(deployment(conditions=[DEADLINE], updated=1), stuck, NOW, GRACE)
