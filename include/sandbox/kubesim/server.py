@@ -62,7 +62,7 @@ class KubeServer:
         self.tick = tick
         self.address = ""
         self.streams: set[asyncio.Event] = set()
-        self.requests: list[tuple[str, str, bool]] = []  # (method, path, watch) of API requests
+        self.requests: list[tuple[str, str, bool, int]] = []  # (method, path, watch, status) of API requests
         self._next_ip = 10
         self.app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -143,6 +143,9 @@ class KubeServer:
                 return web.json_response(error.status(), status=status, headers=headers)
         try:
             response = await handler(request)
+            if not request.path.startswith("/_sandbox"):
+                self.requests.append((request.method, request.path.rstrip("/"), request.query.get("watch") in TRUE,
+                                      response.status))
             if not response.prepared:  # the API server's clock is the controllers' clock
                 response.headers["Date"] = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
             return response
@@ -157,7 +160,6 @@ class KubeServer:
         path = request.path.rstrip("/") or "/"
         if path.startswith("/_sandbox"):
             return await self._admin(request, path)
-        self.requests.append((request.method, path, request.query.get("watch") in TRUE))
         fixed = self._fixed(path)
         if fixed is not None:
             return web.json_response(fixed) if not isinstance(fixed, str) else web.Response(text=fixed)
