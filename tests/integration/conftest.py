@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import AirflowCluster
+from harness.kube import KubeSandbox
 
 # A connection the example DAGs can look up; its password must never surface anywhere.
 IT_SECRET = "it-" + secrets.token_hex(8)
@@ -42,11 +43,27 @@ def metadata_db(postgres) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def airflow_cluster(postgres, metadata_db, tmp_path_factory) -> Iterator[AirflowCluster]:
+def cluster_kube(tmp_path_factory) -> Iterator[KubeSandbox]:
+    """The Kubernetes sandbox the cluster's `kubernetes_default` points at."""
+    sandbox = KubeSandbox(tmp_path_factory.mktemp("cluster-kube"))
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_cluster(postgres, metadata_db, cluster_kube, tmp_path_factory) -> Iterator[AirflowCluster]:
     home: Path = tmp_path_factory.mktemp("airflow-cluster")
-    cluster = AirflowCluster(
-        home=home, sql_alchemy_conn=postgres.sqlalchemy_url(metadata_db), env=IT_CONNECTIONS
-    )
+    env = {
+        **IT_CONNECTIONS,
+        "AIRFLOW_CONN_KUBERNETES_DEFAULT": json.dumps(
+            {"conn_type": "kubernetes", "extra": {"kube_config_path": str(cluster_kube.kubeconfig)}}
+        ),
+        # podium's operators wait in the triggerer unless a task says otherwise
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+    }
+    cluster = AirflowCluster(home=home, sql_alchemy_conn=postgres.sqlalchemy_url(metadata_db), env=env)
     try:
         cluster.start()
         yield cluster

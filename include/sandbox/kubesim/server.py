@@ -144,8 +144,14 @@ class KubeServer:
         try:
             response = await handler(request)
             if not request.path.startswith("/_sandbox"):
-                self.requests.append((request.method, request.path.rstrip("/"), request.query.get("watch") in TRUE,
-                                      response.status))
+                self.requests.append(
+                    (
+                        request.method,
+                        request.path.rstrip("/"),
+                        request.query.get("watch") in TRUE,
+                        response.status,
+                    )
+                )
             if not response.prepared:  # the API server's clock is the controllers' clock
                 response.headers["Date"] = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
             return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -189,11 +190,11 @@ class KubernetesRolloutTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from podium.hooks.kubernetes import PodiumAsyncKubernetesHook
-
         ref = {"kind": self.kind, "name": self.name, "namespace": self.namespace}
         try:
-            hook = PodiumAsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
+            # The Kubernetes clients take seconds to import: never on the triggerer's shared event loop.
+            hooks = await asyncio.to_thread(importlib.import_module, "podium.hooks.kubernetes")
+            hook = hooks.PodiumAsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
             event = await wait_for_rollout(
                 hook,
                 kind=self.kind,
