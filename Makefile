@@ -73,6 +73,7 @@ lock:
 bench: install
 	$(PY) bench/parse_time.py
 	$(PY) bench/kube_watch_streams.py
+	$(PY) bench/rollout_latency.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .run

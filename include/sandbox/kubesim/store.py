@@ -152,6 +152,7 @@ class Store:
         self.watchers: set[Watcher] = set()
         self.applied: dict[tuple[str, str], Obj] = {}  # (uid, field manager) -> last applied config
         self.listeners: list[Callable[[Event], None]] = []
+        self.dependents: dict[str, set[Key]] = {}  # owner uid -> keys of the objects it owns
 
     # reads
     def get(self, resource: str, namespace: str, name: str) -> Obj:
@@ -184,12 +185,15 @@ class Store:
         return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
     def owned_by(self, owner: Obj, resource: str) -> list[Obj]:
-        uid = owner["metadata"]["uid"]
-        return [
-            obj
-            for obj in self.select(resource, owner["metadata"].get("namespace"))
-            if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
-        ]
+        keys = self.dependents.get(owner["metadata"]["uid"], set())
+        found = [self.objects[key] for key in keys if key[0] == resource and key in self.objects]
+        return sorted(found, key=lambda o: o["metadata"]["name"])
+
+    def _index(self, key: Key, obj: Obj | None, previous: Obj | None) -> None:
+        for ref in (previous or {}).get("metadata", {}).get("ownerReferences") or []:
+            self.dependents.get(ref.get("uid"), set()).discard(key)
+        for ref in (obj or {}).get("metadata", {}).get("ownerReferences") or []:
+            self.dependents.setdefault(ref.get("uid"), set()).add(key)
 
     # writes
     def _bump(self) -> str:
@@ -228,6 +232,7 @@ class Store:
         meta["generation"] = 1
         meta["resourceVersion"] = self._bump()
         self.objects[(resource, namespace, name)] = obj
+        self._index((resource, namespace, name), obj, None)
         self._emit("ADDED", resource, obj)
         return obj
 
@@ -281,12 +286,14 @@ class Store:
             return new
         meta["resourceVersion"] = self._bump()
         self.objects[(resource, namespace, name)] = new
+        self._index((resource, namespace, name), new, current)
         self._emit("MODIFIED", resource, new)
         return new
 
     def delete(self, resource: str, namespace: str, name: str) -> Obj:
         obj = self.get(resource, namespace, name)
         del self.objects[(resource, namespace, name)]
+        self._index((resource, namespace, name), None, obj)
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self._bump()
         self._emit("DELETED", resource, obj)
@@ -297,13 +304,9 @@ class Store:
 
     def _collect_garbage(self, owner_uid: str) -> None:
         """Background cascading deletion: dependents go with their owner."""
-        for (resource, namespace, name), obj in list(self.objects.items()):
-            refs = obj["metadata"].get("ownerReferences") or []
-            if (
-                any(ref.get("uid") == owner_uid for ref in refs)
-                and (resource, namespace, name) in self.objects
-            ):
-                self.delete(resource, namespace, name)
+        for key in sorted(self.dependents.pop(owner_uid, set())):
+            if key in self.objects:
+                self.delete(*key)
 
     # watches
     def oldest_revision(self) -> int:
