@@ -218,6 +218,12 @@ class PodiumKubernetesHook(KubernetesHook):
         self.call("delete", f"{kind.lower()}/{name}", namespace, remove)
 
 
+# One API client per (event loop, connection) for static-auth connections, shared by the waits that
+# run at the same time: a triggerer holding a thousand rollout waits keeps one connection pool, not a
+# thousand. The last wait to finish closes it.
+_SHARED_CLIENTS: dict[tuple[int, str], list[Any]] = {}  # key -> [client, users]
+
+
 class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
     """Async reads for rollout verdicts: raw API objects (dicts), retried like the sync hook."""
 
@@ -227,6 +233,39 @@ class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
         super().__init__(conn_id=conn_id, **kwargs)
         self.max_attempts = max_attempts
         self.server_now: dt.datetime | None = None  # the API server's clock (Date header), immune to skew
+
+    @contextlib.asynccontextmanager
+    async def shared_conn(self) -> AsyncIterator[Any]:
+        """An API client shared by the concurrent waits on this connection in this event loop.
+
+        Exec-based auth (EKS, GKE) reloads its short-lived token per use, so it gets its own client.
+        """
+        from kubernetes_asyncio import client
+
+        extras = await self.get_conn_extras()
+        fingerprint = json.dumps(
+            [self.conn_id, extras, self.config_file, self.cluster_context, self.in_cluster],
+            sort_keys=True,
+            default=str,
+        )
+        key = (id(asyncio.get_running_loop()), fingerprint)
+        if key not in _SHARED_CLIENTS:
+            await self._load_config()
+            if self._is_exec_auth:
+                async with self.get_conn() as own:
+                    yield own
+                return
+            if key not in _SHARED_CLIENTS:  # (another wait may have created it meanwhile)
+                _SHARED_CLIENTS[key] = [client.ApiClient(configuration=self.client_configuration), 0]
+        entry = _SHARED_CLIENTS[key]
+        entry[1] += 1
+        try:
+            yield entry[0]
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and _SHARED_CLIENTS.get(key) is entry:
+                del _SHARED_CLIENTS[key]
+                await entry[0].close()
 
     async def _request(self, api_client: Any, kind: str, verb: str, namespace: str, **kwargs: Any) -> Any:
         """One read (get or list) returning the raw aiohttp response after checking its status."""

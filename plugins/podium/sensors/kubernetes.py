@@ -81,9 +81,10 @@ class KubernetesRolloutSensor(BaseSensorOperator):
         from podium.triggers.kubernetes import observe_once
 
         kind, name, namespace = self._target()
+        hook = PodiumAsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
         verdict = asyncio.run(
             observe_once(
-                PodiumAsyncKubernetesHook(conn_id=self.kubernetes_conn_id),
+                hook,
                 kind=kind,
                 name=name,
                 namespace=namespace,

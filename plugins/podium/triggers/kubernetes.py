@@ -38,11 +38,13 @@ async def evaluate(
     workload: dict[str, Any],
     grace: float,
     replicas_between: Sequence[int] | None = None,
+    *,
+    with_pods: bool = True,
 ) -> Verdict:
-    """The rollout verdict for ``workload`` now (reads its newest revision's pods)."""
+    """The rollout verdict for ``workload`` now; ``with_pods`` also reads its newest revision's pods."""
     from podium.rollout.revisions import new_revision_selector
 
-    pods = await hook.related(api_client, workload, new_revision_selector)
+    pods = await hook.related(api_client, workload, new_revision_selector) if with_pods else []
     now = hook.server_now or dt.datetime.now(dt.UTC)
     verdict = rollout_verdict(workload, pods, now, dt.timedelta(seconds=grace))
     if verdict.state == "complete" and not _within(workload, replicas_between):
@@ -63,7 +65,11 @@ async def wait_for_rollout(
     recheck_seconds: float = 5.0,
     log: Any = None,
 ) -> dict[str, Any]:
-    """Wait until the rollout is complete, has failed, or ``timeout_at`` (epoch seconds) passes."""
+    """Wait until the rollout is complete, has failed, or ``timeout_at`` (epoch seconds) passes.
+
+    Every change of the workload gets a verdict from the object alone (cheap, and enough to see it
+    complete or hit its deadline); the pods of the new revision are read once per ``recheck_seconds``.
+    """
     import aiohttp
 
     from podium.exceptions import PermanentError, TransientError
@@ -75,7 +81,7 @@ async def wait_for_rollout(
     resource_version: str | None = None
     workload: dict[str, Any] | None = None
     failures = 0
-    async with hook.get_conn() as api_client:
+    async with hook.shared_conn() as api_client:
         while True:
             remaining = timeout_at - time.time()
             if remaining <= 0:
@@ -86,7 +92,9 @@ async def wait_for_rollout(
                     workload, resource_version = await hook.snapshot(api_client, kind, name, namespace)
                     if workload is None:
                         return _event("error", f"{what} does not exist", None, **ref)
-                    last = await evaluate(hook, api_client, workload, pod_grace_seconds, replicas_between)
+                    last = await evaluate(
+                        hook, api_client, workload, pod_grace_seconds, replicas_between, with_pods=False
+                    )
                     if last.done:
                         return _event(
                             "success" if last.state == "complete" else "error", last.describe(), last, **ref
@@ -104,7 +112,9 @@ async def wait_for_rollout(
                         return _event("error", f"{what} was deleted during the rollout", last, **ref)
                     workload = obj
                     resource_version = str(obj["metadata"]["resourceVersion"])
-                    last = await evaluate(hook, api_client, workload, pod_grace_seconds, replicas_between)
+                    last = await evaluate(
+                        hook, api_client, workload, pod_grace_seconds, replicas_between, with_pods=False
+                    )
                     if last.done:
                         return _event(
                             "success" if last.state == "complete" else "error", last.describe(), last, **ref
@@ -138,7 +148,7 @@ async def observe_once(
     hook: Any, *, kind: str, name: str, namespace: str, pod_grace_seconds: float = 60.0
 ) -> Verdict | None:
     """The verdict right now (None when the workload does not exist): the sensor's poke."""
-    async with hook.get_conn() as api_client:
+    async with hook.shared_conn() as api_client:
         workload, _ = await hook.snapshot(api_client, kind, name, namespace)
         if workload is None:
             return None
