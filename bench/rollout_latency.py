@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -107,11 +108,19 @@ class Sandbox:
 
 
 class CompletionWatch:
-    """Ground truth: when each Deployment's status first shows its new generation rolled out."""
+    """Ground truth: the resourceVersion of the write that first showed each Deployment's new
+    generation rolled out; ``resolve()`` turns them into the sandbox's wall-clock write times."""
 
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
+        self.versions: dict[tuple[str, int], int] = {}
         self.done: dict[tuple[str, int], float] = {}
+
+    async def resolve(self) -> None:
+        rvs = ",".join(str(rv) for rv in self.versions.values())
+        async with self.session.get(f"{self.url}/_sandbox/written-at", params={"rv": rvs}) as response:
+            written = await response.json()
+        self.done = {key: written[str(rv)] for key, rv in self.versions.items() if written.get(str(rv))}
 
     async def run(self, since: str) -> None:
         from podium.rollout.status import deployment_verdict
@@ -123,8 +132,8 @@ class CompletionWatch:
             async for line in response.content:
                 obj = json.loads(line)["object"]
                 key = (obj["metadata"]["name"], obj["metadata"]["generation"])
-                if key not in self.done and deployment_verdict(obj).state == "complete":
-                    self.done[key] = time.perf_counter()
+                if key not in self.versions and deployment_verdict(obj).state == "complete":
+                    self.versions[key] = int(obj["metadata"]["resourceVersion"])
 
 
 async def create_all(session: aiohttp.ClientSession, url: str, names: list[str]) -> None:
@@ -151,8 +160,15 @@ async def create_all(session: aiohttp.ClientSession, url: str, names: list[str])
         await asyncio.sleep(0.5)
 
 
-async def roll(session: aiohttp.ClientSession, url: str, name: str, image: str) -> None:
-    body = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+async def roll(session: aiohttp.ClientSession, url: str, name: str, image: str, ready_after: float) -> None:
+    body = {
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"sandbox.podium.dev/ready-delay": f"{ready_after:.2f}"}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            }
+        }
+    }
     async with session.patch(
         f"{url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}",
         json=body,
@@ -173,7 +189,7 @@ async def trigger_wait(name: str) -> float:
     )
     async for event in trigger.run():
         assert event.payload["status"] == "success", event.payload
-    return time.perf_counter()
+    return time.time()
 
 
 async def poll_wait(session: aiohttp.ClientSession, url: str, name: str, generation: int) -> float:
@@ -183,13 +199,21 @@ async def poll_wait(session: aiohttp.ClientSession, url: str, name: str, generat
         async with session.get(f"{url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}") as response:
             obj = await response.json()
         if obj["metadata"]["generation"] >= generation and deployment_verdict(obj).state == "complete":
-            return time.perf_counter()
+            return time.time()
         await asyncio.sleep(PROVIDER_POLL_INTERVAL)
 
 
+async def warm_up(session: aiohttp.ClientSession, url: str) -> None:
+    """Import the clients and open the shared connection once, as a running triggerer already has."""
+    await create_all(session, url, ["warm-up"])
+    await trigger_wait("warm-up")
+
+
 async def detection(url: str, rollouts: int) -> dict[str, Any]:
+    rng = random.Random(7)
     names = [f"lat-{i}" for i in range(rollouts)]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await warm_up(session, url)
         await create_all(session, url, names)
         async with session.get(f"{url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments") as response:
             since = (await response.json())["metadata"]["resourceVersion"]
@@ -197,8 +221,9 @@ async def detection(url: str, rollouts: int) -> dict[str, Any]:
         watcher = asyncio.create_task(truth.run(since))
 
         async def one(index: int, name: str) -> tuple[str, float, float]:
-            await asyncio.sleep(index * 0.1)  # staggered, so completions do not line up with polls
-            await roll(session, url, name, "app:2")
+            await asyncio.sleep(index * 0.2)
+            # as the operator does: change the workload, then wait (trigger) or poll (the baseline)
+            await roll(session, url, name, "app:2", ready_after=rng.uniform(3, 6))
             trigger_done, poll_done = await asyncio.gather(
                 trigger_wait(name), poll_wait(session, url, name, 2)
             )
@@ -207,6 +232,7 @@ async def detection(url: str, rollouts: int) -> dict[str, Any]:
         results = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
         await asyncio.sleep(0.2)
         watcher.cancel()
+        await truth.resolve()
     trigger_lat = [t - truth.done[(n, 2)] for n, t, _ in results if (n, 2) in truth.done]
     poll_lat = [p - truth.done[(n, 2)] for n, _, p in results if (n, 2) in truth.done]
     return {
@@ -214,6 +240,13 @@ async def detection(url: str, rollouts: int) -> dict[str, Any]:
         "trigger_s": percentiles(trigger_lat),
         "poll_every_2s_s": percentiles(poll_lat),
     }
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def concurrency(sandbox: Sandbox, count: int, round_: int) -> dict[str, Any]:
@@ -224,30 +257,35 @@ async def concurrency(sandbox: Sandbox, count: int, round_: int) -> dict[str, An
             since = (await response.json())["metadata"]["resourceVersion"]
         truth = CompletionWatch(session, sandbox.url)
         watcher = asyncio.create_task(truth.run(since))
+        rss_before = rss_mb()
         cpu_before, wall_before, sandbox_before = (
             time.process_time(),
-            time.perf_counter(),
+            time.time(),
             sandbox.cpu_seconds(),
         )
-        waits = [asyncio.create_task(trigger_wait(name)) for name in names]
-        await asyncio.sleep(1.0)  # every trigger is watching
+        ready_after = max(5.0, count / 100)  # every wait is watching before the first rollout finishes
         limit = asyncio.Semaphore(50)
 
-        async def limited(name: str) -> None:
+        async def one(name: str) -> float:
             async with limit:
-                await roll(session, sandbox.url, name, "app:2")
+                await roll(session, sandbox.url, name, "app:2", ready_after)
+            return await trigger_wait(name)
 
-        await asyncio.gather(*(limited(name) for name in names))
-        finished = await asyncio.gather(*waits)
-        cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
+        finished = await asyncio.gather(*(one(name) for name in names))
+        cpu, wall = time.process_time() - cpu_before, time.time() - wall_before
         sandbox_cpu = sandbox.cpu_seconds() - sandbox_before
+        rss_after = rss_mb()
+        await asyncio.sleep(0.2)
         watcher.cancel()
+        await truth.resolve()
     latencies = [t - truth.done[(n, 2)] for n, t in zip(names, finished, strict=True) if (n, 2) in truth.done]
     return {
         "concurrent_waits": count,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "cpu_share": round(cpu / wall, 3),
+        "rss_before_mb": round(rss_before, 1),
+        "rss_after_mb": round(rss_after, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "event_latency_s": percentiles(latencies),
         "sandbox_cpu_s": round(sandbox_cpu, 2),

@@ -62,6 +62,10 @@ class KubeServer:
         self.tick = tick
         self.address = ""
         self.streams: set[asyncio.Event] = set()
+        self.written_at: dict[int, float] = {}  # resourceVersion -> wall-clock time of the write
+        self.store.listeners.append(
+            lambda event: self.written_at.__setitem__(event.resource_version, time.time())
+        )
         self.requests: list[tuple[str, str, bool, int]] = []  # (method, path, watch, status) of API requests
         self._next_ip = 10
         self.app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
@@ -599,6 +603,9 @@ class KubeServer:
                     "images": self.controllers.marked_images,
                 }
             )
+        if action == "written-at":  # when each resourceVersion was written (for latency benchmarks)
+            wanted = [int(rv) for rv in request.query.get("rv", "").split(",") if rv]
+            return web.json_response({str(rv): self.written_at.get(rv) for rv in wanted})
         if action == "requests":
             return web.json_response([list(r) for r in self.requests])
         if action == "faults":
