@@ -1,0 +1,66 @@
+"""Which Kubernetes API errors are retried (and how long podium waits), and what fail-fast says."""
+
+from __future__ import annotations
+
+import pytest
+
+from podium.rollout.errors import Decision, KubeApiError, backoff, decide
+
+WHERE = {"verb": "patch", "resource": "deployment/web", "namespace": "shop"}
+
+
+@pytest.mark.parametrize("status", [0, 429, 500, 502, 503, 504])
+def test_passing_faults_are_retried_then_reported(status: int) -> None:
+    error = KubeApiError(status, "etcdserver: request timed out")
+    assert decide(error, attempt=0, max_attempts=3, **WHERE).retry
+    assert decide(error, attempt=1, max_attempts=3, **WHERE).retry
+    final = decide(error, attempt=2, max_attempts=3, **WHERE)
+    assert not final.retry
+    assert final.message.startswith("Kubernetes API kept failing to patch deployment/web in namespace shop (")
+    assert final.message.endswith("after 3 attempts): etcdserver: request timed out")
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            403,
+            "forbidden: podium's Kubernetes identity may not patch deployment/web in namespace shop (grant it in "
+            'the Role; see include/rbac/podium-deployer.yaml): deployments.apps "web" is forbidden',
+        ),
+        (404, 'not found: deployments.apps "web" is forbidden'),
+        (
+            422,
+            'the API server refused to patch deployment/web in namespace shop: deployments.apps "web" is forbidden',
+        ),
+        (409, 'cannot patch deployment/web in namespace shop: HTTP 409: deployments.apps "web" is forbidden'),
+    ],
+)
+def test_other_errors_fail_at_once_with_the_servers_message(status: int, message: str) -> None:
+    error = KubeApiError(status, 'deployments.apps "web" is forbidden')
+    assert decide(error, attempt=0, max_attempts=5, **WHERE) == Decision(False, 0.0, message)
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
+    for attempt in range(8):
+        delay = backoff(attempt, base=0.5, cap=4.0)
+        full = min(4.0, 0.5 * 2**attempt)
+        assert full / 2 <= delay <= full
+    assert backoff(0, base=0.5, cap=4.0, retry_after=3) >= 3
+    assert backoff(0, base=0.5, cap=4.0, retry_after=60) <= 4.0  # a server cannot stall us past the cap
+
+
+def test_errors_read_the_status_body() -> None:
+    body = b'{"kind":"Status","message":"the object has been modified","reason":"Conflict","code":409}'
+    error = KubeApiError.from_response(409, body, None)
+    assert (error.status, error.reason, error.message, error.retry_after) == (
+        409,
+        "Conflict",
+        "the object has been modified",
+        None,
+    )
+    assert KubeApiError.from_response(429, b"slow down", "2").retry_after == 2.0
+    assert (
+        KubeApiError.from_response(502, b"<html>bad gateway</html>", "soon").message
+        == "<html>bad gateway</html>"
+    )
