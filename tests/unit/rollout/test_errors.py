@@ -20,24 +20,25 @@ def test_passing_faults_are_retried_then_reported(status: int) -> None:
     assert final.message.endswith("after 3 attempts): etcdserver: request timed out")
 
 
+SERVER = 'deployments.apps "web" is forbidden'
+GRANT = "(grant it in the Role; see include/rbac/podium-deployer.yaml)"
+
+
 @pytest.mark.parametrize(
     ("status", "message"),
     [
         (
             403,
-            "forbidden: podium's Kubernetes identity may not patch deployment/web in namespace shop (grant it in "
-            'the Role; see include/rbac/podium-deployer.yaml): deployments.apps "web" is forbidden',
+            f"forbidden: podium's Kubernetes identity may not patch deployment/web in namespace shop {GRANT}: "
+            f"{SERVER}",
         ),
-        (404, 'not found: deployments.apps "web" is forbidden'),
-        (
-            422,
-            'the API server refused to patch deployment/web in namespace shop: deployments.apps "web" is forbidden',
-        ),
-        (409, 'cannot patch deployment/web in namespace shop: HTTP 409: deployments.apps "web" is forbidden'),
+        (404, f"not found: {SERVER}"),
+        (422, f"the API server refused to patch deployment/web in namespace shop: {SERVER}"),
+        (409, f"cannot patch deployment/web in namespace shop: HTTP 409: {SERVER}"),
     ],
 )
 def test_other_errors_fail_at_once_with_the_servers_message(status: int, message: str) -> None:
-    error = KubeApiError(status, 'deployments.apps "web" is forbidden')
+    error = KubeApiError(status, SERVER)
     assert decide(error, attempt=0, max_attempts=5, **WHERE) == Decision(False, 0.0, message)
 
 
