@@ -29,8 +29,8 @@ GRANT = "(grant it in the Role; see include/rbac/podium-deployer.yaml)"
     [
         (
             403,
-            f"forbidden: podium's Kubernetes identity may not patch deployment/web in namespace shop {GRANT}: "
-            f"{SERVER}",
+            f"forbidden: podium's Kubernetes identity may not patch deployment/web in namespace shop "
+            f"{GRANT}: {SERVER}",
         ),
         (404, f"not found: {SERVER}"),
         (422, f"the API server refused to patch deployment/web in namespace shop: {SERVER}"),
