@@ -108,32 +108,24 @@ class Sandbox:
 
 
 class CompletionWatch:
-    """Ground truth: the resourceVersion of the write that first showed each Deployment's new
-    generation rolled out; ``resolve()`` turns them into the sandbox's wall-clock write times."""
+    """Ground truth: when the sandbox wrote the status that first showed each Deployment's new
+    generation fully rolled out (the sandbox's own record, by this machine's wall clock)."""
 
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
-        self.versions: dict[tuple[str, int], int] = {}
         self.done: dict[tuple[str, int], float] = {}
 
+    async def run(self, since: str) -> None:  # nothing to watch: the sandbox keeps the record
+        del since
+
     async def resolve(self) -> None:
-        rvs = ",".join(str(rv) for rv in self.versions.values())
-        async with self.session.get(f"{self.url}/_sandbox/written-at", params={"rv": rvs}) as response:
-            written = await response.json()
-        self.done = {key: written[str(rv)] for key, rv in self.versions.items() if written.get(str(rv))}
-
-    async def run(self, since: str) -> None:
-        from podium.rollout.status import deployment_verdict
-
-        params = {"watch": "1", "resourceVersion": since, "timeoutSeconds": "3600"}
-        async with self.session.get(
-            f"{self.url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments", params=params
-        ) as response:
-            async for line in response.content:
-                obj = json.loads(line)["object"]
-                key = (obj["metadata"]["name"], obj["metadata"]["generation"])
-                if key not in self.versions and deployment_verdict(obj).state == "complete":
-                    self.versions[key] = int(obj["metadata"]["resourceVersion"])
+        async with self.session.get(f"{self.url}/_sandbox/rolled-out") as response:
+            record = await response.json()
+        self.done = {
+            (key.split("/", 1)[1], int(generation)): at
+            for key, generations in record.items()
+            for generation, at in generations.items()
+        }
 
 
 async def create_all(session: aiohttp.ClientSession, url: str, names: list[str]) -> None:

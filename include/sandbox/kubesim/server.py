@@ -62,10 +62,9 @@ class KubeServer:
         self.tick = tick
         self.address = ""
         self.streams: set[asyncio.Event] = set()
-        self.written_at: dict[int, float] = {}  # resourceVersion -> wall-clock time of the write
-        self.store.listeners.append(
-            lambda event: self.written_at.__setitem__(event.resource_version, time.time())
-        )
+        # wall-clock time each Deployment generation was first fully rolled out (for latency benchmarks)
+        self.rolled_out_at: dict[str, dict[int, float]] = {}
+        self.store.listeners.append(self._note_rollout)
         self.requests: list[tuple[str, str, bool, int]] = []  # (method, path, watch, status) of API requests
         self._next_ip = 10
         self.app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
@@ -352,7 +351,7 @@ class KubeServer:
                 if event is None:
                     break
                 await response.write(json.dumps({"type": event.type, "object": event.obj}).encode() + b"\n")
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
         finally:
             self.streams.discard(stop)
@@ -587,6 +586,22 @@ class KubeServer:
                 )
         return listing
 
+    def _note_rollout(self, event: Any) -> None:
+        """Record when a Deployment's status first shows its generation fully rolled out."""
+        if event.resource != "apps/deployments" or event.type == "DELETED":
+            return
+        obj, status = event.obj, event.obj.get("status") or {}
+        generation = int(obj["metadata"].get("generation", 1))
+        replicas = int(obj["spec"].get("replicas", 1))
+        done = (
+            int(status.get("observedGeneration", 0)) >= generation
+            and status.get("updatedReplicas", 0) == replicas == status.get("replicas", 0)
+            and status.get("availableReplicas", 0) == replicas
+        )
+        if done:
+            key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            self.rolled_out_at.setdefault(key, {}).setdefault(generation, time.time())
+
     # -- admin -------------------------------------------------------------------------------------
 
     async def _admin(self, request: web.Request, path: str) -> web.Response:
@@ -603,9 +618,8 @@ class KubeServer:
                     "images": self.controllers.marked_images,
                 }
             )
-        if action == "written-at":  # when each resourceVersion was written (for latency benchmarks)
-            wanted = [int(rv) for rv in request.query.get("rv", "").split(",") if rv]
-            return web.json_response({str(rv): self.written_at.get(rv) for rv in wanted})
+        if action == "rolled-out":  # {namespace/name: {generation: wall-clock time}}
+            return web.json_response(self.rolled_out_at)
         if action == "requests":
             return web.json_response([list(r) for r in self.requests])
         if action == "faults":
