@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -20,11 +21,11 @@ from kubesim.workloads import (
     REVISION,
     image_fate,
     int_or_percent,
+    normalized_template,
     owner_reference,
     pod_is_active,
     pod_is_ready,
     revision_of,
-    same_template,
     template_hash,
 )
 
@@ -44,6 +45,22 @@ class Controllers:
         self._next_node = 0
         self._event_keys: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._started: set[str] = set()  # pod uids whose start events were recorded
+        # Stored objects are replaced on every write, never mutated, so (uid, resourceVersion) names an
+        # immutable snapshot: normalised templates and settled pods can be remembered by it.
+        self._templates: dict[tuple[str, str], str] = {}
+        self._settled: set[tuple[str, str]] = set()
+
+    def template_key(self, obj: Obj) -> str:
+        """The normalised pod template of a workload or ReplicaSet, as comparable text (memoised)."""
+        meta = obj["metadata"]
+        key = (meta["uid"], meta["resourceVersion"])
+        if key not in self._templates:
+            if len(self._templates) > 100_000:
+                self._templates.clear()
+            self._templates[key] = json.dumps(
+                normalized_template(obj["spec"].get("template") or {}), sort_keys=True
+            )
+        return self._templates[key]
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -165,6 +182,9 @@ class Controllers:
         status = pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
             return
+        snapshot = (pod["metadata"]["uid"], pod["metadata"]["resourceVersion"])
+        if snapshot in self._settled:  # Ready with healthy containers and unchanged since: nothing to do
+            return
         meta = pod["metadata"]
         age = (self.clock.now() - parse_time(meta["creationTimestamp"])).total_seconds()
         delay = float((meta.get("annotations") or {}).get(READY_DELAY, self.ready_delay))
@@ -206,6 +226,10 @@ class Controllers:
         }
         updated = self.write_status("/pods", pod, new_status)
         self._pod_events(updated, statuses, fates)
+        if ready and set(fates) == {"ok"} and updated is pod:
+            if len(self._settled) > 100_000:
+                self._settled.clear()
+            self._settled.add(snapshot)
 
     def _phase(
         self, fates: list[str], age: float, delay: float, runs_to_completion: bool
@@ -391,7 +415,8 @@ class Controllers:
         replicas = int(spec.get("replicas", 1))
         template = spec.get("template") or {}
         rss = self.store.owned_by(deploy, "apps/replicasets")
-        new_rs = next((rs for rs in rss if same_template(rs["spec"].get("template") or {}, template)), None)
+        wanted = self.template_key(deploy)
+        new_rs = next((rs for rs in rss if self.template_key(rs) == wanted), None)
         old_rss = sorted((rs for rs in rss if rs is not new_rs), key=revision_of)
         max_old = max((revision_of(rs) for rs in old_rss), default=0)
         progress_note: tuple[str, str] | None = None

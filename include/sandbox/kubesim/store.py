@@ -153,6 +153,7 @@ class Store:
         self.applied: dict[tuple[str, str], Obj] = {}  # (uid, field manager) -> last applied config
         self.listeners: list[Callable[[Event], None]] = []
         self.dependents: dict[str, set[Key]] = {}  # owner uid -> keys of the objects it owns
+        self.by_resource: dict[str, set[Key]] = {}  # resource id -> keys of its objects
 
     # reads
     def get(self, resource: str, namespace: str, name: str) -> Obj:
@@ -174,9 +175,9 @@ class Store:
         fields: Callable[[Obj], bool] | None = None,
     ) -> list[Obj]:
         items = [
-            obj
-            for (res, ns, _), obj in self.objects.items()
-            if res == resource and (namespace is None or ns == namespace)
+            self.objects[key]
+            for key in self.by_resource.get(resource, ())
+            if namespace is None or key[1] == namespace
         ]
         if labels:
             items = [o for o in items if labels(o["metadata"].get("labels") or {})]
@@ -232,6 +233,7 @@ class Store:
         meta["generation"] = 1
         meta["resourceVersion"] = self._bump()
         self.objects[(resource, namespace, name)] = obj
+        self.by_resource.setdefault(resource, set()).add((resource, namespace, name))
         self._index((resource, namespace, name), obj, None)
         self._emit("ADDED", resource, obj)
         return obj
@@ -293,6 +295,7 @@ class Store:
     def delete(self, resource: str, namespace: str, name: str) -> Obj:
         obj = self.get(resource, namespace, name)
         del self.objects[(resource, namespace, name)]
+        self.by_resource[resource].discard((resource, namespace, name))
         self._index((resource, namespace, name), None, obj)
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self._bump()
