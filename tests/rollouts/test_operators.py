@@ -271,19 +271,14 @@ def test_statefulset_and_daemonset_failures_roll_back(
     assert "Rolled back to revision 1." in bad.output
     kind = workload.split("/")[0]
     assert kubectl("rollout", "status", workload, "--timeout=30s").returncode == 0
-    pods = (
-        client.CoreV1Api(api_client).list_namespaced_pod("default", label_selector=f"app={container}").items
-    )
-    wait_for(
-        lambda: (
-            {
-                p.spec.containers[0].image
-                for p in client.CoreV1Api(api_client)
-                .list_namespaced_pod("default", label_selector=f"app={container}")
-                .items
-            }
-            == {manifest["spec"]["template"]["spec"]["containers"][0]["image"]}
-        ),
-        what=f"{kind} pods back on the old image",
-    )
-    assert pods
+    old_image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def images() -> set[str]:
+        pods = (
+            client.CoreV1Api(api_client)
+            .list_namespaced_pod("default", label_selector=f"app={container}")
+            .items
+        )
+        return {p.spec.containers[0].image for p in pods}
+
+    wait_for(lambda: images() == {old_image}, what=f"{kind} pods back on the old image")

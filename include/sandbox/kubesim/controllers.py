@@ -225,7 +225,7 @@ class Controllers:
             "podIP": status.get("podIP") or f"10.244.0.{int(meta['uid'][:2], 16)}",
         }
         updated = self.write_status("/pods", pod, new_status)
-        self._pod_events(updated, statuses, fates)
+        self._pod_events(updated, statuses)
         if ready and set(fates) == {"ok"} and updated is pod:
             if len(self._settled) > 100_000:
                 self._settled.clear()
@@ -321,9 +321,9 @@ class Controllers:
             "state": {"running": {"startedAt": previous_running.get("startedAt", started_at)}},
         }
 
-    def _pod_events(self, pod: Obj, statuses: list[Obj], fates: list[str]) -> None:
+    def _pod_events(self, pod: Obj, statuses: list[Obj]) -> None:
         uid = pod["metadata"]["uid"]
-        for status, fate in zip(statuses, fates, strict=True):
+        for status in statuses:
             waiting = (status.get("state") or {}).get("waiting") or {}
             name, image = status["name"], status["image"]
             if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
@@ -354,7 +354,6 @@ class Controllers:
                 )
                 self.record(pod, "Pod", "Normal", "Created", f"Created container {name}", "kubelet")
                 self.record(pod, "Pod", "Normal", "Started", f"Started container {name}", "kubelet")
-            del fate
 
     # -- ReplicaSet --------------------------------------------------------------------------------
 
@@ -379,10 +378,7 @@ class Controllers:
                 )
         elif len(pods) > want:
             # not-ready pods go first, then the newest
-            victims = sorted(
-                pods, key=lambda p: (pod_is_ready(p), p["metadata"]["creationTimestamp"]), reverse=False
-            )
-            victims = sorted(victims[: len(pods)], key=lambda p: (pod_is_ready(p), _neg_time(p)))
+            victims = sorted(pods, key=lambda p: (pod_is_ready(p), _neg_time(p)))
             for pod in victims[: len(pods) - want]:
                 self.store.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
                 self.record(

@@ -50,10 +50,6 @@ def template_hash(template: Obj) -> str:
     return "".join(chars)
 
 
-def same_template(a: Obj, b: Obj) -> bool:
-    return normalized_template(a) == normalized_template(b)
-
-
 def int_or_percent(value: Any, total: int, round_up: bool) -> int:
     if isinstance(value, str) and value.endswith("%"):
         share = total * float(value[:-1]) / 100

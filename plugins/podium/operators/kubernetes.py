@@ -464,7 +464,8 @@ class KubernetesRollbackOperator(_KubernetesOperator):
         self, *, workload: str, to_revision: int | str | None = None, wait: bool = True, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        parse_workload(workload) if "{{" not in workload else None
+        if "{{" not in workload:
+            parse_workload(workload)  # a malformed workload is a DAG import error, not a runtime one
         self.workload = workload
         self.to_revision = to_revision
         self.wait_for_rollout = wait
