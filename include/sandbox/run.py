@@ -71,6 +71,19 @@ def start_kube_sandbox(started: list[tuple[str, subprocess.Popen]]) -> dict[str,
     }
 
 
+def embedded_connections() -> dict[str, dict]:
+    """Connections for the embedded defaults: include/sandbox/connections/*.json, one file per feature.
+
+    Each file maps connection ids to `airflow connections import` entries; the text ``{airflow_home}``
+    is replaced by AIRFLOW_HOME, so local databases live beside the metadata DB.
+    """
+    connections: dict[str, dict] = {}
+    for path in sorted((REPO / "include" / "sandbox" / "connections").glob("*.json")):
+        text = path.read_text().replace("{airflow_home}", json.dumps(str(HOME))[1:-1])
+        connections.update(json.loads(text))
+    return connections
+
+
 def stop_group(process: subprocess.Popen, name: str, first: signal.Signals, grace: float) -> None:
     """Stop a process and its whole group: `first`, then SIGTERM, then SIGKILL."""
     for sig, wait in ((first, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
@@ -141,7 +154,7 @@ def main() -> int:
         say("migrating the metadata database")
         airflow("db", "migrate")
 
-        connections = start_kube_sandbox(started)
+        connections = {**embedded_connections(), **start_kube_sandbox(started)}
         if connections:
             path = HOME / "podium-connections.json"
             path.write_text(json.dumps(connections, indent=2))
