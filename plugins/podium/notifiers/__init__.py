@@ -1,0 +1,1 @@
+"""Alert notifiers (Airflow BaseNotifier subclasses)."""
