@@ -1,0 +1,11 @@
+CREATE TABLE IF NOT EXISTS orders_clean (
+    ds DATE NOT NULL,
+    order_id TEXT NOT NULL,
+    customer_id INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    order_ts TIMESTAMP NOT NULL,
+    amount NUMERIC(12, 2) NOT NULL,
+    status TEXT NOT NULL,
+    is_late BOOLEAN NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_clean_ds ON orders_clean (ds);

@@ -1,0 +1,593 @@
+"""ETL operators: extract into Parquet staging, transform with DuckDB SQL, gate on quality, load, publish.
+
+Every path is relative to the lake (the ``lake`` connection, see :mod:`podium.hooks.lake`) and is
+templated, so a DAG keys them by the run's data interval (``{{ data_interval_start | ds }}``), never by
+run id: a rerun of an interval overwrites its own staging files and replaces its own partitions.
+
+DuckDB runs in-process with core features only (Parquet, CSV and JSON readers and writers are core;
+no extension is ever installed or loaded) and a memory limit, spilling to local disk beyond it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from podium.etl.progress import Progress, human_bytes
+from podium.exceptions import PermanentError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset, Context
+
+    from podium.hooks.lake import LakeHook
+
+log = logging.getLogger(__name__)
+FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = ((".parquet", "parquet"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl"))
+
+
+def include_dir() -> Path:
+    """include/ beside the dags folder ($PODIUM_INCLUDE_DIR overrides)."""
+    import os
+
+    from airflow.configuration import conf
+
+    configured = os.environ.get("PODIUM_INCLUDE_DIR")
+    return (
+        Path(configured) if configured else Path(conf.get("core", "dags_folder")).resolve().parent / "include"
+    )
+
+
+def duckdb_connect(memory_limit: str, temp_dir: Path) -> Any:
+    """An in-memory DuckDB connection with bounded memory that spills to ``temp_dir``."""
+    import duckdb
+
+    return duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(temp_dir),
+            "preserve_insertion_order": "false",
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+        }
+    )
+
+
+def _sql_str(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def reader_sql(path: Path, fmt: str | None = None, *, all_text: bool = False) -> str:
+    """The DuckDB table function reading ``path`` (a file or a folder of files) in ``fmt``."""
+    fmt = fmt or _guess_format(path)
+    if fmt not in FORMATS:
+        raise PermanentError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    pattern = path / f"*.{'json' if fmt == 'jsonl' else fmt}" if path.is_dir() else path
+    if path.is_dir() and fmt == "jsonl":
+        pattern = path / "*"
+    if fmt == "parquet":
+        return f"read_parquet({_sql_str(pattern)}, hive_partitioning = false)"
+    if fmt == "csv":
+        return (
+            f"read_csv({_sql_str(pattern)}, header = true, all_varchar = {str(all_text).lower()}, "
+            "hive_partitioning = false)"
+        )
+    return f"read_json({_sql_str(pattern)}, format = 'newline_delimited', hive_partitioning = false)"
+
+
+def _guess_format(path: Path) -> str:
+    if path.is_dir():
+        names = {child.suffix for child in path.iterdir() if child.is_file()}
+        for suffix, fmt in (
+            (".parquet", "parquet"),
+            (".csv", "csv"),
+            (".jsonl", "jsonl"),
+            (".json", "jsonl"),
+        ):
+            if suffix in names:
+                return fmt
+        return "parquet"
+    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(path.suffix, "parquet")
+
+
+def _rows(duck: Any, sql: str) -> int:
+    row = duck.execute(f"SELECT count(*) FROM {sql}").fetchone()
+    return int(row[0]) if row else 0
+
+
+class _LakeOperator(BaseOperator):
+    """What the ETL operators share: the lake connection and DuckDB's memory limit."""
+
+    def __init__(self, *, lake_conn_id: str = "lake", memory_limit: str = "512MB", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lake_conn_id = lake_conn_id
+        self.memory_limit = memory_limit
+
+    def lake(self) -> LakeHook:
+        from podium.hooks.lake import LakeHook
+
+        return LakeHook(lake_conn_id=self.lake_conn_id)
+
+    def resolve_input(self, lake: LakeHook, path: str) -> Any:
+        """A context manager giving a local path: ``include:...`` from include/, else from the lake."""
+        import contextlib
+
+        if path.startswith("include:"):
+            return contextlib.nullcontext(include_dir() / path.removeprefix("include:"))
+        return lake.readable(path)
+
+
+class ObjectStorageToParquetOperator(_LakeOperator):
+    """Extract a file (or a folder of files) from object storage into one Parquet staging file.
+
+    :param source: path under the lake root, or a full URI (``s3://bucket/key``, ``file:///...``),
+        read through Airflow's ObjectStoragePath (templated)
+    :param staging: Parquet file to write, under the lake root (templated)
+    :param source_format: ``csv``, ``jsonl`` or ``parquet``; guessed from the name when None
+    :param all_text: read CSV columns as text (for sources whose malformed lines are judged later)
+    :param lake_conn_id: the lake connection (conn_type ``fs``, extra ``path``)
+    :param memory_limit: DuckDB's memory limit
+    """
+
+    template_fields: Sequence[str] = ("source", "staging")
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        staging: str,
+        source_format: str | None = None,
+        all_text: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.staging = staging
+        self.source_format = source_format
+        self.all_text = all_text
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        lake = self.lake()
+        with (
+            tempfile.TemporaryDirectory(prefix="podium-extract-") as tmp,
+            lake.readable(self.source) as local,
+        ):
+            if not local.exists():
+                raise FileNotFoundError(f"source {self.source} not found ({lake.path(self.source)})")
+            out = Path(tmp) / "out.parquet"
+            with duckdb_connect(self.memory_limit, Path(tmp)) as duck:
+                reader = reader_sql(local, self.source_format, all_text=self.all_text)
+                duck.execute(f"COPY (SELECT * FROM {reader}) TO {_sql_str(out)} (FORMAT parquet)")
+                rows = _rows(duck, reader_sql(out, "parquet"))
+            target = lake.put_file(out, self.staging)
+            size = out.stat().st_size
+        log.info(
+            "extracted %s rows from %s into %s (%s)", f"{rows:,}", self.source, target, human_bytes(size)
+        )
+        return {"rows": rows, "bytes": size, "staging": self.staging}
+
+
+class SqlToParquetOperator(_LakeOperator):
+    """Extract a query's rows from any common-sql connection into Parquet staging, chunk by chunk.
+
+    PostgreSQL connections (psycopg) use a server-side cursor, so the result never sits whole in memory.
+
+    :param conn_id: an Airflow connection whose hook is a common-sql DbApiHook
+    :param sql: the query, or a ``.sql`` file under the DAG's template search path (templated)
+    :param parameters: query parameters (templated)
+    :param staging: Parquet file to write, under the lake root (templated)
+    :param chunk_size: rows fetched and written per chunk
+    """
+
+    template_fields: Sequence[str] = ("sql", "parameters", "staging")
+    template_ext: Sequence[str] = (".sql",)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        sql: str,
+        staging: str,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        chunk_size: int = 50_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.sql = sql
+        self.parameters = parameters
+        self.staging = staging
+        self.chunk_size = chunk_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+        from airflow.sdk import BaseHook
+
+        hook = BaseHook.get_connection(self.conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise PermanentError(
+                f"connection {self.conn_id!r} has no common-sql hook ({type(hook).__name__})"
+            )
+        conn = hook.get_conn()
+        progress = Progress(log, f"extract {self.conn_id}")
+        try:
+            cursor = self._cursor(conn)
+            cursor.execute(self.sql, self.parameters)
+            names = [column[0] for column in cursor.description]
+            with tempfile.TemporaryDirectory(prefix="podium-extract-") as tmp:
+                out = Path(tmp) / "out.parquet"
+                writer: Any = None
+                while rows := cursor.fetchmany(self.chunk_size):
+                    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                    progress.add(rows=len(rows), nbytes=table.nbytes)
+                if writer is None:
+                    raise PermanentError(f"query on {self.conn_id!r} returned no rows; nothing to stage")
+                writer.close()
+                self.lake().put_file(out, self.staging)
+            cursor.close()
+        finally:
+            conn.close()
+        progress.done()
+        return {"rows": progress.rows, "staging": self.staging}
+
+    @staticmethod
+    def _cursor(conn: Any) -> Any:
+        try:
+            import psycopg
+
+            if isinstance(conn, psycopg.Connection):
+                return conn.cursor(name="podium_extract")
+        except ImportError:
+            pass
+        return conn.cursor()
+
+
+class HttpApiToParquetOperator(_LakeOperator):
+    """Extract a paginated JSON API into Parquet staging.
+
+    Pages are followed until one is empty (``page`` pagination: ``page_param`` = 1, 2, ...) or until the
+    response has no next cursor (``cursor`` pagination: ``cursor_field`` in the body, sent back as
+    ``cursor_param``). Records are streamed to JSON lines on local disk, then to Parquet by DuckDB.
+
+    :param http_conn_id: the HTTP connection (base URL, auth)
+    :param endpoint: path under the connection's base URL (templated)
+    :param query: extra query parameters (templated)
+    :param records_field: key of the list of records in each page (None: the body is the list)
+    :param pagination: ``page`` or ``cursor``
+    :param staging: Parquet file to write, under the lake root (templated)
+    :param max_pages: safety limit
+    """
+
+    template_fields: Sequence[str] = ("endpoint", "query", "staging")
+
+    def __init__(
+        self,
+        *,
+        http_conn_id: str,
+        endpoint: str,
+        staging: str,
+        query: Mapping[str, Any] | None = None,
+        records_field: str | None = "items",
+        pagination: str = "page",
+        page_param: str = "page",
+        cursor_field: str = "next_cursor",
+        cursor_param: str = "cursor",
+        max_pages: int = 10_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if pagination not in ("page", "cursor"):
+            raise ValueError(f"pagination must be 'page' or 'cursor', got {pagination!r}")
+        self.http_conn_id = http_conn_id
+        self.endpoint = endpoint
+        self.staging = staging
+        self.query = query
+        self.records_field = records_field
+        self.pagination = pagination
+        self.page_param = page_param
+        self.cursor_field = cursor_field
+        self.cursor_param = cursor_param
+        self.max_pages = max_pages
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.providers.http.hooks.http import HttpHook
+
+        hook = HttpHook(method="GET", http_conn_id=self.http_conn_id)
+        progress = Progress(log, f"extract {self.endpoint}")
+        with tempfile.TemporaryDirectory(prefix="podium-extract-") as tmp:
+            lines = Path(tmp) / "records.jsonl"
+            pages = 0
+            with lines.open("w", encoding="utf-8") as handle:
+                for records in self._pages(hook):
+                    pages += 1
+                    for record in records:
+                        text = json.dumps(record, separators=(",", ":"))
+                        handle.write(text + "\n")
+                        progress.add(rows=1, nbytes=len(text) + 1)
+            if not progress.rows:
+                raise PermanentError(f"{self.endpoint}: the API returned no records; nothing to stage")
+            out = Path(tmp) / "out.parquet"
+            with duckdb_connect(self.memory_limit, Path(tmp)) as duck:
+                duck.execute(
+                    f"COPY (SELECT * FROM {reader_sql(lines, 'jsonl')}) TO {_sql_str(out)} (FORMAT parquet)"
+                )
+            self.lake().put_file(out, self.staging)
+        progress.done()
+        return {"rows": progress.rows, "pages": pages, "staging": self.staging}
+
+    def _pages(self, hook: Any) -> Any:
+        query = dict(self.query or {})
+        page, cursor = 1, None
+        for _ in range(self.max_pages):
+            params = dict(query)
+            if self.pagination == "page":
+                params[self.page_param] = page
+            elif cursor is not None:
+                params[self.cursor_param] = cursor
+            response = hook.run(self.endpoint, data=params)
+            body = response.json()
+            records = body if self.records_field is None else body.get(self.records_field) or []
+            if not isinstance(records, list):
+                raise PermanentError(f"{self.endpoint}: {self.records_field!r} is not a list of records")
+            if self.pagination == "page":
+                if not records:
+                    return
+                yield records
+                page += 1
+                continue
+            if records:
+                yield records
+            cursor = body.get(self.cursor_field) if isinstance(body, dict) else None
+            if not cursor:
+                return
+        raise PermanentError(f"{self.endpoint}: more than {self.max_pages} pages")
+
+
+class DuckDBTransformOperator(_LakeOperator):
+    """Run DuckDB SQL files over staged inputs; write each output as Parquet staging.
+
+    Inputs become views named after their keys; ``views`` are SQL views over them (not written);
+    each of ``outputs`` is written to ``<staging>/<name>.parquet`` and is a table name for the
+    outputs after it. SQL files are Jinja templates (data interval, params...) found on the DAG's
+    template search path.
+
+    :param inputs: name -> path under the lake root, or ``include:<path>`` for a file in include/
+        (CSV, JSON lines or Parquet, file or folder) (templated)
+    :param views: name -> SQL or ``.sql`` file, in order (templated)
+    :param outputs: name -> SQL or ``.sql`` file, in order (templated)
+    :param staging: the folder of the outputs, under the lake root (templated)
+    """
+
+    template_fields: Sequence[str] = ("inputs", "views", "outputs", "staging")
+    template_ext: Sequence[str] = (".sql",)
+
+    def __init__(
+        self,
+        *,
+        inputs: Mapping[str, str],
+        outputs: Mapping[str, str],
+        staging: str,
+        views: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.inputs = dict(inputs)
+        self.views = dict(views or {})
+        self.outputs = dict(outputs)
+        self.staging = staging
+
+    def execute(self, context: Context) -> dict[str, int]:
+        import contextlib
+
+        lake = self.lake()
+        counts: dict[str, int] = {}
+        with tempfile.TemporaryDirectory(prefix="podium-transform-") as tmp, contextlib.ExitStack() as stack:
+            work = Path(tmp)
+            with duckdb_connect(self.memory_limit, work / "spill") as duck:
+                for name, path in self.inputs.items():
+                    local = stack.enter_context(self.resolve_input(lake, path))
+                    duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(local)}')
+                for name, sql in self.views.items():
+                    duck.execute(f'CREATE VIEW "{name}" AS {sql}')
+                for name, sql in self.outputs.items():
+                    out = work / f"{name}.parquet"
+                    progress = Progress(log, f"transform {name}")
+                    duck.execute(f"COPY ({sql}) TO {_sql_str(out)} (FORMAT parquet)")
+                    duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(out, "parquet")}')
+                    counts[name] = _rows(duck, f'"{name}"')
+                    progress.add(rows=counts[name], nbytes=out.stat().st_size)
+                    progress.done()
+            for name in self.outputs:
+                lake.put_file(work / f"{name}.parquet", f"{self.staging.rstrip('/')}/{name}.parquet")
+        return counts
+
+
+class DataQualityOperator(_LakeOperator):
+    """Quality gate: evaluate declarative checks over staged tables; fail before anything is published.
+
+    Checks are those of :mod:`podium.etl.quality` (row_count, not_null, unique, accepted_values,
+    freshness, reconcile). Every result is logged as a table; failures raise ``QualityGateFailed``
+    naming each failed check, without retries (re-checking the same data cannot help).
+
+    :param tables: name -> staged file under the lake root (templated)
+    :param checks: list of check mappings (templated)
+    :param reference_time: freshness is judged against it; default: the end of the data interval
+    """
+
+    template_fields: Sequence[str] = ("tables", "checks", "reference_time")
+
+    def __init__(
+        self,
+        *,
+        tables: Mapping[str, str],
+        checks: Sequence[Mapping[str, Any]],
+        reference_time: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tables = dict(tables)
+        self.checks = list(checks)
+        self.reference_time = reference_time
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        import contextlib
+        from dataclasses import asdict
+        from datetime import datetime
+
+        from podium.etl.quality import evaluate, format_results, parse_checks, raise_on_failures
+
+        try:
+            checks = parse_checks(self.checks)
+        except ValueError as error:
+            raise PermanentError(str(error)) from error
+        reference = (
+            datetime.fromisoformat(self.reference_time)
+            if self.reference_time
+            else context.get("data_interval_end")
+        )
+        lake = self.lake()
+        with (
+            tempfile.TemporaryDirectory(prefix="podium-quality-") as tmp,
+            contextlib.ExitStack() as stack,
+            duckdb_connect(self.memory_limit, Path(tmp)) as duck,
+        ):
+            for name, path in self.tables.items():
+                local = stack.enter_context(self.resolve_input(lake, path))
+                duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(local)}')
+
+            def query_one(sql: str) -> Any:
+                row = duck.execute(sql).fetchone()
+                return row[0] if row else None
+
+            results = evaluate(query_one, checks, reference=reference)
+        log.info("quality checks:\n%s", format_results(results))
+        raise_on_failures(results)
+        return [asdict(result) for result in results]
+
+
+class LakePartitionOperator(_LakeOperator):
+    """Replace partitions of lake tables (``zone/table/date=YYYY-MM-DD/``) by staged files.
+
+    Each partition is swapped in whole (see :meth:`podium.hooks.lake.LakeHook.replace_dir`).
+
+    :param partitions: ``[{"partition": folder under the lake root, "sources": [staged files]}]``
+        (templated)
+    """
+
+    template_fields: Sequence[str] = ("partitions",)
+
+    def __init__(self, *, partitions: Sequence[Mapping[str, Any]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for spec in partitions:
+            if not spec.get("partition") or not spec.get("sources"):
+                raise ValueError(f"each partition needs 'partition' and 'sources', got {spec!r}")
+        self.partitions = [dict(spec) for spec in partitions]
+
+    def execute(self, context: Context) -> dict[str, int]:
+        import shutil
+
+        lake = self.lake()
+        done: dict[str, int] = {}
+        for spec in self.partitions:
+            partition, sources = spec["partition"], list(spec["sources"])
+            with tempfile.TemporaryDirectory(prefix="podium-partition-") as tmp:
+                folder = Path(tmp) / "partition"
+                folder.mkdir()
+                for index, source in enumerate(sources):
+                    with lake.readable(source) as local:
+                        shutil.copyfile(local, folder / f"part-{index:05d}{local.suffix}")
+                target = lake.replace_dir(folder, partition)
+            log.info("replaced partition %s with %d file(s)", target, len(sources))
+            done[partition] = len(sources)
+        return done
+
+
+class WarehouseLoadOperator(_LakeOperator):
+    """Replace exactly one interval's rows of warehouse tables by staged Parquet files.
+
+    One transaction for all tables: DELETE each table's interval rows, COPY the new ones, check the
+    counts, commit (see :mod:`podium.hooks.warehouse`). A crash mid-load leaves the previous rows;
+    a rerun never duplicates.
+
+    :param tables: ``[schema.]table`` -> ``{"source": staged Parquet under the lake root,
+        "ddl": CREATE TABLE IF NOT EXISTS SQL or a .sql file}`` (templated)
+    :param partition_column: the column that holds the interval's key in every table, e.g. ``ds``
+    :param partition_value: its value for this run, e.g. ``{{ data_interval_start | ds }}`` (templated)
+    :param warehouse_conn_id: PostgreSQL (COPY) or SQLite connection
+    """
+
+    template_fields: Sequence[str] = ("tables", "partition_value")
+    template_ext: Sequence[str] = (".sql",)
+
+    def __init__(
+        self,
+        *,
+        tables: Mapping[str, Mapping[str, str]],
+        partition_column: str,
+        partition_value: str,
+        warehouse_conn_id: str = "warehouse",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tables = {table: dict(spec) for table, spec in tables.items()}
+        self.partition_column = partition_column
+        self.partition_value = partition_value
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import contextlib
+
+        from podium.hooks.warehouse import TableLoad, WarehouseHook
+
+        lake = self.lake()
+        with contextlib.ExitStack() as stack:
+            loads = [
+                TableLoad(
+                    table=table,
+                    parquet=stack.enter_context(lake.readable(spec["source"])),
+                    ddl=spec.get("ddl"),
+                )
+                for table, spec in self.tables.items()
+            ]
+            result = WarehouseHook(warehouse_conn_id=self.warehouse_conn_id).replace_partition(
+                loads=loads, partition_column=self.partition_column, partition_value=self.partition_value
+            )
+        return {"partition": {self.partition_column: self.partition_value}, "tables": result}
+
+
+class PublishAssetsOperator(BaseOperator):
+    """Publish: emit one asset event per table once its data is loaded and checked.
+
+    Give the tables' Assets as ``outlets``; ``extra`` (templated) is attached to every event, e.g.
+    the partition and row counts, so downstream DAGs scheduled on the Assets know what changed.
+
+    :param extra: JSON-able mapping attached to each asset event (templated)
+    """
+
+    template_fields: Sequence[str] = ("extra",)
+
+    def __init__(self, *, extra: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not kwargs.get("outlets"):
+            raise ValueError("PublishAssetsOperator needs outlets: the Assets it publishes")
+        self.extra = dict(extra or {})
+
+    def execute(self, context: Context) -> list[str]:
+        published = []
+        outlet: Asset
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra.update(self.extra)
+            published.append(outlet.name)
+        log.info("published %s with %s", ", ".join(published), json.dumps(self.extra, default=str))
+        return published
