@@ -22,6 +22,7 @@ SUMMARY_KEYS = (
     "completed_steps",
     "compensations_run",
     "compensations_failed",
+    "step_error",
 )
 
 

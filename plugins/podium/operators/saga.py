@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+ERROR_KEY = "saga_step_error"
+
+
 class SagaFailed(PermanentError):
     """The saga failed; ``summary`` says where, and which compensations ran (for alerts)."""
 
@@ -65,7 +68,13 @@ class SagaStepOperator(BaseOperator):
         self.earlier_steps = tuple(earlier_steps)
 
     def execute(self, context: Context) -> Any:
-        return self.action(_step_context(context, self.task_id, _results(context, self.earlier_steps)))
+        step_context = _step_context(context, self.task_id, _results(context, self.earlier_steps))
+        try:
+            return self.action(step_context)
+        except Exception as error:
+            # kept for the result task's alert; a later successful try clears it (XComs reset per try)
+            context["ti"].xcom_push(key=ERROR_KEY, value=f"{type(error).__name__}: {error}"[:2000])
+            raise
 
 
 class SagaCompensationOperator(BaseOperator):
@@ -122,5 +131,10 @@ class SagaResultOperator(BaseOperator):
         if outcome.succeeded:
             self.log.info(outcome.message())
             return summary
+        message = outcome.message()
+        if outcome.failed_step:
+            error = context["ti"].xcom_pull(task_ids=outcome.failed_step, key=ERROR_KEY)
+            summary["step_error"] = error
+            message += f"\n{outcome.failed_step}: {error}" if error else ""
         context["ti"].xcom_push(key="saga", value=summary)
-        raise SagaFailed(outcome.message(), summary)
+        raise SagaFailed(message, summary)
