@@ -1,0 +1,117 @@
+"""A warehouse load killed with SIGKILL in the middle of its COPY leaves the previous rows; the rerun
+completes, and loading again never duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from etl.crashed_load import DDL
+from etl.expected import table_checksum
+
+pytestmark = pytest.mark.postgres
+DAY = "2026-01-05"
+HERE = Path(__file__).resolve().parent
+
+
+def orders_parquet(path: Path, rows: int, seed: int) -> Path:
+    """A partition of orders_clean-shaped rows (the version number is baked into the ids)."""
+    import duckdb
+
+    with duckdb.connect() as duck:
+        duck.execute(
+            f"""COPY (
+                SELECT DATE '{DAY}' AS ds, 'v{seed}-' || lpad(i::VARCHAR, 8, '0') AS order_id,
+                       (i % 500 + 1)::INTEGER AS customer_id,
+                       ['amer', 'apac', 'emea', 'latam'][(i % 4 + 1)::INTEGER] AS region,
+                       TIMESTAMP '{DAY}' + to_seconds(i % 86400) AS order_ts,
+                       ((i * 7919 + {seed}) % 50000 / 100)::DECIMAL(12, 2) AS amount,
+                       'placed' AS status, false AS is_late
+                FROM range({rows}) AS t(i)
+            ) TO '{path}' (FORMAT parquet)"""
+        )
+    return path
+
+
+def load(parquet: Path) -> dict:
+    from podium.hooks.warehouse import TableLoad, WarehouseHook
+
+    return WarehouseHook().replace_partition(
+        loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL)],
+        partition_column="ds",
+        partition_value=DAY,
+    )
+
+
+def copy_progress(conn, database: str) -> int | None:
+    """Rows the server has taken in so far from a COPY into `database`, or None when none runs."""
+    row = conn.execute(
+        "SELECT p.tuples_processed FROM pg_stat_progress_copy p JOIN pg_database d ON d.oid = p.datid "
+        "WHERE d.datname = %s AND p.command = 'COPY FROM'",
+        (database,),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def test_a_load_killed_mid_copy_leaves_the_previous_partition(etl_connections, postgres, tmp_path):
+    import psycopg
+
+    warehouse = etl_connections
+    previous = orders_parquet(tmp_path / "previous.parquet", 2_000, seed=1)
+    new_rows = 600_000
+    new = orders_parquet(tmp_path / "new.parquet", new_rows, seed=2)
+    assert load(previous)["orders_clean"] == {"deleted": 0, "loaded": 2_000}
+
+    with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
+        before = table_checksum(conn, "orders_clean")
+        assert before[0] == 2_000
+
+        worker = subprocess.Popen(
+            [sys.executable, str(HERE / "crashed_load.py"), str(new), DAY],
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "plugins"), str(HERE.parent)]),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            seen = None
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and worker.poll() is None:
+                seen = copy_progress(conn, warehouse.name)
+                if seen:
+                    break
+                time.sleep(0.01)
+            assert seen, (
+                f"never saw the COPY running: {worker.poll()} {worker.stderr.read() if worker.stderr else ''}"
+            )
+            os.kill(worker.pid, signal.SIGKILL)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            out, _ = worker.communicate(timeout=30)
+        assert worker.returncode == -signal.SIGKILL
+        assert "committed" not in out
+        assert 0 < seen < new_rows  # killed in the middle of the COPY
+
+        # the server aborts the dead client's transaction: the previous partition is what readers see
+        deadline = time.monotonic() + 30
+        while copy_progress(conn, warehouse.name) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert copy_progress(conn, warehouse.name) is None
+        assert table_checksum(conn, "orders_clean") == before
+
+        # the retry completes; a second run replaces the same rows instead of adding to them
+        assert load(new)["orders_clean"] == {"deleted": 2_000, "loaded": new_rows}
+        loaded = table_checksum(conn, "orders_clean")
+        assert loaded[0] == new_rows
+        assert load(new)["orders_clean"] == {"deleted": new_rows, "loaded": new_rows}
+        assert table_checksum(conn, "orders_clean") == loaded
