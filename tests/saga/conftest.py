@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -18,8 +19,8 @@ from integration.conftest import airflow_cluster, cluster_kube, metadata_db  # n
 from saga.shop import ShopDb
 
 
-@pytest.fixture(scope="module")
-def shop_db(postgres) -> Iterator[ShopDb]:
+@contextlib.contextmanager
+def new_shop_db(postgres) -> Iterator[ShopDb]:
     """A fresh PostgreSQL database for the shop schema, dropped afterwards."""
     import psycopg
 
@@ -31,6 +32,20 @@ def shop_db(postgres) -> Iterator[ShopDb]:
     finally:
         with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def shop_db(postgres) -> Iterator[ShopDb]:
+    """One shop database for a whole test module."""
+    with new_shop_db(postgres) as db:
+        yield db
+
+
+@pytest.fixture
+def fresh_shop_db(postgres) -> Iterator[ShopDb]:
+    """A shop database of this test's own."""
+    with new_shop_db(postgres) as db:
+        yield db
 
 
 class AlertReceiver:

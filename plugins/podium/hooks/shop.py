@@ -8,7 +8,8 @@ Connection (``shop_default`` by default):
 
 * ``conn_type`` ``postgres``: host, port, login, password, ``schema`` = database name (through the
   postgres provider's PostgresHook).
-* ``conn_type`` ``sqlite``: ``host`` = path of the database file (Python's sqlite3; no provider needed).
+* ``conn_type`` ``sqlite``: ``host`` = path of the database file (Python's sqlite3; no provider needed);
+  extra ``timeout``: seconds to wait for a locked file (default 30).
 * extra ``{"seed_catalogue": true}`` inserts the demo catalogue (include/sql/shop/seed.sql) when the
   schema is first created.
 
@@ -113,7 +114,8 @@ class ShopHook(BaseHook):
         path = self.connection.host
         if not path:
             raise PermanentError(f"connection {self.shop_conn_id}: host must be the SQLite file's path")
-        conn = sqlite3.connect(":memory:", isolation_level=None, timeout=30)
+        timeout = float(self.connection.extra_dejson.get("timeout", 30))  # waiting for a locked file
+        conn = sqlite3.connect(":memory:", isolation_level=None, timeout=timeout)
         conn.execute("ATTACH DATABASE ? AS shop", (path,))
         conn.execute("PRAGMA shop.journal_mode=WAL")
         return conn
@@ -161,7 +163,7 @@ class ShopHook(BaseHook):
                 return False
             for statement in sql_statements((self.sql_dir / f"{self.dialect}.sql").read_text()):
                 tx.execute(statement)
-            if self.connection.extra_dejson.get("seed_catalogue"):
+            if str(self.connection.extra_dejson.get("seed_catalogue", "")).lower() in ("true", "1", "yes"):
                 for statement in sql_statements((self.sql_dir / "seed.sql").read_text()):
                     tx.execute(statement)
         self.log.info("created the shop schema (%s)", self.dialect)
