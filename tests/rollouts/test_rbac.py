@@ -138,7 +138,7 @@ def scenarios(kube, kube_conn, monkeypatch, api, capfd, airflow_db):
 
 def test_the_role_grants_what_podium_uses_and_no_more(scenarios) -> None:
     used: set[tuple[str, str, str]] = set()
-    for method, path, watch, status in scenarios:
+    for method, path, watch, status, _content_type in scenarios:
         if (
             path.startswith(NON_RESOURCE) and not path.startswith(("/api/v1/", "/apis/"))
         ) or path in NON_RESOURCE:

@@ -30,6 +30,7 @@ from kubesim.resources import (
 )
 from kubesim.stateful import WorkloadControllers
 from kubesim.store import ApiError, Store, Watcher, parse_field_selector, parse_label_selector
+from kubesim.workloads import pod_is_ready
 
 log = logging.getLogger("kubesim")
 Obj = dict[str, Any]
@@ -65,7 +66,8 @@ class KubeServer:
         # wall-clock time each Deployment generation was first fully rolled out (for latency benchmarks)
         self.rolled_out_at: dict[str, dict[int, float]] = {}
         self.store.listeners.append(self._note_rollout)
-        self.requests: list[tuple[str, str, bool, int]] = []  # (method, path, watch, status) of API requests
+        # (method, path, watch, status, content type) of each API request
+        self.requests: list[tuple[str, str, bool, int, str]] = []
         self._next_ip = 10
         self.app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -153,6 +155,7 @@ class KubeServer:
                         request.path.rstrip("/"),
                         request.query.get("watch") in TRUE,
                         response.status,
+                        request.content_type if request.body_exists else "",
                     )
                 )
             if not response.prepared:  # the API server's clock is the controllers' clock
@@ -169,6 +172,10 @@ class KubeServer:
         path = request.path.rstrip("/") or "/"
         if path.startswith("/_sandbox"):
             return await self._admin(request, path)
+        if "/proxy" in path and path.startswith("/api/v1/namespaces/"):
+            proxied = self._service_proxy(path)
+            if proxied is not None:
+                return proxied
         fixed = self._fixed(path)
         if fixed is not None:
             return web.json_response(fixed) if not isinstance(fixed, str) else web.Response(text=fixed)
@@ -199,6 +206,38 @@ class KubeServer:
         raise ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
+
+    def _service_proxy(self, path: str) -> web.Response | None:
+        """``/api/v1/namespaces/NS/services/[scheme:]NAME[:port]/proxy/...``: what the pods behind the
+        Service would answer. 503 with no ready endpoint (as the API server says it), 500 when a ready
+        pod runs an image whose tag ends in ``-unhealthy`` (a health check to fail), else 200."""
+        parts = path.split("/")
+        if len(parts) < 8 or parts[5] != "services" or parts[7] != "proxy":
+            return None
+        namespace, target = parts[4], parts[6]
+        pieces = target.split(":")
+        name = pieces[1] if len(pieces) == 3 else pieces[0]
+        service = self.store.get("/services", namespace, name)
+        selector = (service.get("spec") or {}).get("selector") or {}
+        pods = [
+            p
+            for p in self.store.select("/pods", namespace)
+            if selector
+            and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+            and pod_is_ready(p)
+            and not p["metadata"].get("deletionTimestamp")
+        ]
+        if not pods:
+            error = ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{target}"')
+            return web.json_response(error.status(), status=503)
+        images = sorted(
+            {c.get("image", "") for p in pods for c in (p.get("spec") or {}).get("containers") or []}
+        )
+        sick = [i for i in images if i.rsplit(":", 1)[-1].endswith("-unhealthy")]
+        body = {"service": name, "path": "/" + "/".join(parts[8:]), "readyPods": len(pods), "images": images}
+        if sick:
+            return web.json_response({**body, "status": "unhealthy", "unhealthy": sick}, status=500)
+        return web.json_response({**body, "status": "ok"})
 
     def _fixed(self, path: str) -> Any:
         if path == "/version":

@@ -133,7 +133,7 @@ class _KubernetesOperator(BaseOperator):
         return getattr(self, method_name)(context, run_inline(trigger))
 
 
-def _history(hook: PodiumKubernetesHook, workload: dict[str, Any]) -> list[dict[str, Any]]:
+def workload_history(hook: PodiumKubernetesHook, workload: dict[str, Any]) -> list[dict[str, Any]]:
     match = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     selector = ",".join(f"{k}={v}" for k, v in sorted(match.items())) or None
     items = hook.list("apps/v1", HISTORY_KIND[workload["kind"]], workload["metadata"]["namespace"], selector)
@@ -156,7 +156,7 @@ def rollback_workload(
     )
 
     kind, meta = workload["kind"], workload["metadata"]
-    objects = _history(hook, workload)
+    objects = workload_history(hook, workload)
     revisions = history(workload, objects)
     current = current_revision(workload, objects) or 0
     try:
@@ -198,7 +198,7 @@ def rollback_workload(
     return target
 
 
-def _load(manifest: Any, operator: BaseOperator, context: Context) -> list[dict[str, Any]]:
+def load_manifest(manifest: Any, operator: BaseOperator, context: Context) -> list[dict[str, Any]]:
     """Manifest documents from a dict, list, YAML text or a path relative to include/ (Jinja-rendered)."""
     from podium.rollout.manifests import ManifestError, parse_manifests
 
@@ -243,7 +243,7 @@ class KubernetesApplyOperator(_KubernetesOperator):
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
         documents = [
-            with_namespace(d, namespace) for d in sort_for_apply(_load(self.manifest, self, context))
+            with_namespace(d, namespace) for d in sort_for_apply(load_manifest(self.manifest, self, context))
         ]
         dry_run = str(self.server_dry_run).lower() in ("true", "1", "yes")
         new_namespaces: set[str] = set()
@@ -350,7 +350,8 @@ class KubernetesRolloutOperator(_KubernetesOperator):
         documents: list[dict[str, Any]] = []
         if self.manifest is not None:
             documents = [
-                with_namespace(d, namespace) for d in sort_for_apply(_load(self.manifest, self, context))
+                with_namespace(d, namespace)
+                for d in sort_for_apply(load_manifest(self.manifest, self, context))
             ]
             target_doc = self._target(documents)
             kind, name = target_doc["kind"], target_doc["metadata"]["name"]
@@ -371,7 +372,7 @@ class KubernetesRolloutOperator(_KubernetesOperator):
                 previous,
             )
         else:
-            previous = current_revision(live, _history(hook, live)) if live else None
+            previous = current_revision(live, workload_history(hook, live)) if live else None
         marks = {ROLLOUT_ID: rollout_id, PREVIOUS_REVISION: str(previous or "")}
 
         if self.manifest is not None:
@@ -417,7 +418,7 @@ class KubernetesRolloutOperator(_KubernetesOperator):
             assert live is not None
             return {
                 **target,
-                "revision": current_revision(live, _history(hook, live)),
+                "revision": current_revision(live, workload_history(hook, live)),
                 "previous_revision": previous_revision,
                 "images": images_of(live),
             }

@@ -1,0 +1,384 @@
+"""The release spec (``apiVersion: podium/v1``, ``kind: Release``): models, parsing and validation.
+
+:func:`load_release` reads a YAML file and returns a validated :class:`Release`, or raises
+:class:`~podium.exceptions.SpecError` listing every problem of the file at once. Each problem names the
+path inside the document (``services[2].depends_on[0]``) and its line:column. Unknown keys are refused
+with a "did you mean"; unknown dependencies and dependency cycles (printed) are refused; manifest paths
+must exist. The models double as the JSON Schema in include/schemas/release.schema.json
+(:func:`json_schema`), so editors validate as users type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from podium.exceptions import SpecError, SpecProblem
+from podium.release.graph import find_cycle
+
+API_VERSION = "podium/v1"
+# DNS-1123 label (Kubernetes names), short enough to fit in task and pool ids.
+NAME = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
+# Docker's tag grammar: 1-128 characters, no leading dot or dash.
+IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# an image repository without tag or digest: registry/path, lower case
+REPOSITORY = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+CRON = r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
+
+Name = Annotated[str, Field(pattern=NAME, description="a DNS-1123 label: a-z, 0-9 and '-', 1-40 chars")]
+Seconds = Annotated[float, Field(gt=0, le=86400)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class HealthCheck(_Model):
+    """An HTTP check: a URL reached from the worker, or a Service reached through the Kubernetes API
+    server's service proxy (works wherever the connection works; needs ``services/proxy`` get)."""
+
+    url: str | None = Field(None, pattern=r"^https?://", description="http(s) URL to GET")
+    service: Name | None = Field(None, description="a Service in the environment's namespace")
+    port: int | str | None = Field(None, description="the Service's port (number or name)")
+    path: str = Field("/", pattern=r"^/", description="request path for service checks")
+    expected_status: int = Field(200, ge=100, le=599)
+    timeout: Seconds = Field(120, description="seconds to keep trying before the check fails")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HealthCheck:
+        given = [key for key in self._targets() if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(self._targets())} (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @classmethod
+    def _targets(cls) -> tuple[str, ...]:
+        return ("url", "service")
+
+
+class SmokeTest(HealthCheck):
+    """A health-style HTTP check, or a Job (manifest path) that must complete."""
+
+    job: str | None = Field(None, description="a Job manifest (relative to the spec file)")
+
+    @classmethod
+    def _targets(cls) -> tuple[str, ...]:
+        return ("url", "service", "job")
+
+
+class Hook(_Model):
+    """A pre-deploy Job (a migration, say) that must complete before the service rolls out."""
+
+    name: Name
+    job: str = Field(description="a Job manifest (relative to the spec file)")
+    timeout: Seconds = 600
+
+
+class Workload(_Model):
+    """Manifests to apply (one workload among them), or an existing workload to set images on."""
+
+    manifests: str | None = Field(None, description="a manifest file (relative to the spec file)")
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
+    name: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Workload:
+        if (self.manifests is None) == (self.kind is None):
+            raise ValueError("give manifests, or kind and name of an existing workload (not both)")
+        if self.kind is not None and self.name is None:
+            raise ValueError("kind needs name")
+        return self
+
+
+class Service(_Model):
+    name: Name
+    description: str = ""
+    workload: Workload
+    images: dict[str, Annotated[str, Field(pattern=REPOSITORY)]] = Field(
+        min_length=1, description="container name -> image repository (without tag)"
+    )
+    tag: str = Field(pattern=IMAGE_TAG, description="the default image tag (the trigger form overrides it)")
+    depends_on: list[str] = Field(default_factory=list, description="services that must be released first")
+    pre_deploy: list[Hook] = Field(default_factory=list)
+    health: HealthCheck | None = None
+    smoke: SmokeTest | None = None
+    replicas: int | None = Field(None, ge=0, le=1000, description="replicas (manifest workloads only)")
+    timeout: Seconds | None = Field(None, description="rollout timeout; default: defaults.rollout_timeout")
+
+
+class Environment(_Model):
+    name: Name
+    kubernetes_conn_id: str = "kubernetes_default"
+    namespace: Name
+    approval: bool = Field(False, description="a human approves (Airflow HITL) before anything changes")
+    schedule: str | None = Field(None, pattern=CRON, description="cron or @daily...; default: manual only")
+    pool: str | None = Field(None, description="default: podium_release_<environment>")
+    replicas: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="service -> replicas in this environment"
+    )
+
+    @property
+    def pool_name(self) -> str:
+        return self.pool or f"podium_release_{self.name.replace('-', '_')}"
+
+
+class Defaults(_Model):
+    rollout_timeout: Seconds = 600
+    pod_grace_seconds: Seconds = 60
+    retries: int = Field(1, ge=0, le=10)
+    retry_delay: Seconds = 30
+
+
+class Release(_Model):
+    api_version: Literal["podium/v1"] = Field(alias="apiVersion")
+    kind: Literal["Release"]
+    name: Name
+    description: str = ""
+    owner: str = "platform"
+    tags: list[str] = Field(default_factory=list)
+    environments: list[Environment] = Field(min_length=1)
+    defaults: Defaults = Field(default_factory=Defaults)  # type: ignore[arg-type]
+    services: list[Service] = Field(min_length=1)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a release spec (include/schemas/release.schema.json is this, pretty-printed)."""
+    schema = Release.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://podium.dev/schemas/release.schema.json",
+        "title": "podium Release",
+        **schema,
+    }
+
+
+# -- YAML with positions -------------------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+class _Positions:
+    """line:column (1-based) of each node, by path; keys point at the key, items at the item."""
+
+    def __init__(self) -> None:
+        self.marks: dict[Loc, tuple[int, int]] = {}
+
+    def at(self, loc: Loc) -> tuple[int | None, int | None]:
+        while loc not in self.marks and loc:
+            loc = loc[:-1]
+        return self.marks.get(loc, (None, None))
+
+
+def _construct(node: Any, loc: Loc, positions: _Positions, problems: list[tuple[Loc, str]]) -> Any:
+    import yaml
+
+    positions.marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.constructor.SafeConstructor().construct_object(key_node)
+            child = (*loc, key)
+            positions.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in result:
+                problems.append((child, f"duplicate key {key!r}"))
+            result[key] = _construct(value_node, child, positions, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*loc, i), positions, problems) for i, item in enumerate(node.value)]
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
+def path_text(loc: Loc) -> str:
+    """``('services', 2, 'depends_on', 0)`` -> ``services[2].depends_on[0]``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# -- validation ------------------------------------------------------------------------------------------
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model whose keys live at ``loc`` (list indices ignored), for "did you mean"."""
+    model: Any = Release
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+        if model is None:
+            return None
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _pydantic_problems(error: ValidationError) -> Iterator[tuple[Loc, str]]:
+    for item in error.errors(include_url=False):
+        loc: Loc = tuple(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            parent, key = loc[:-1], str(loc[-1])
+            model = _model_at(parent)
+            keys = _keys_of(model) if model else []
+            allowed = f"; allowed: {', '.join(keys)}" if keys else ""
+            yield loc, f"unknown key {key!r}{did_you_mean(key, keys)}{allowed}"
+        elif kind == "missing":
+            yield loc[:-1] if len(loc) > 1 else loc, f"missing required key {loc[-1]!r}"
+        elif kind == "string_pattern_mismatch":
+            value = item.get("input")
+            yield loc, f"{value!r} does not match {item['ctx']['pattern']}"
+        elif kind == "literal_error":
+            yield loc, f"must be {item['ctx']['expected']} (got {item.get('input')!r})"
+        else:
+            message = str(item["msg"])
+            yield loc, message.removeprefix("Value error, ")
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _strings(value: Any) -> list[tuple[int, str]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _cross_checks(data: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, str]]:
+    """What no single field can know: names, references, files, cycles. Works on the raw document, so
+    it reports alongside the per-field problems."""
+    services = _items(data, "services")
+    names = [s["name"] for _, s in services if isinstance(s.get("name"), str)]
+    seen: set[str] = set()
+    graph: dict[str, list[str]] = {}
+    for i, service in services:
+        name = service.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                yield ("services", i, "name"), f"duplicate service name {name!r}"
+            seen.add(name)
+        for j, dep in _strings(service.get("depends_on")):
+            if dep == name:
+                yield ("services", i, "depends_on", j), f"{name!r} cannot depend on itself"
+            elif dep not in names:
+                yield (
+                    ("services", i, "depends_on", j),
+                    f"unknown service {dep!r}{did_you_mean(dep, names)}; services: {', '.join(names)}",
+                )
+            elif isinstance(name, str):
+                graph.setdefault(name, []).append(dep)
+        workload = service.get("workload")
+        files: list[tuple[Loc, Any]] = []
+        if isinstance(workload, Mapping):
+            files.append((("services", i, "workload", "manifests"), workload.get("manifests")))
+            if service.get("replicas") is not None and workload.get("manifests") is None:
+                yield ("services", i, "replicas"), "replicas needs workload.manifests (scale existing ones)"
+        smoke = service.get("smoke")
+        if isinstance(smoke, Mapping):
+            files.append((("services", i, "smoke", "job"), smoke.get("job")))
+        hooks = _items(service, "pre_deploy")
+        files += [(("services", i, "pre_deploy", k, "job"), h.get("job")) for k, h in hooks]
+        for loc, file in files:
+            if isinstance(file, str) and not (base / file).is_file():
+                yield loc, f"file {file!r} not found (looked in {base})"
+        hook_names = [h.get("name") for _, h in hooks]
+        for k, hook in enumerate(hook_names):
+            if hook is not None and hook_names.index(hook) != k:
+                yield ("services", i, "pre_deploy", k, "name"), f"duplicate hook name {hook!r}"
+    envs = _items(data, "environments")
+    env_names = [e.get("name") for _, e in envs]
+    for i, env in envs:
+        if env.get("name") is not None and env_names.index(env.get("name")) != i:
+            yield ("environments", i, "name"), f"duplicate environment name {env.get('name')!r}"
+        replicas = env.get("replicas")
+        for service_name in replicas if isinstance(replicas, Mapping) else ():
+            if service_name not in names:
+                yield (
+                    ("environments", i, "replicas", service_name),
+                    f"unknown service {service_name!r}{did_you_mean(str(service_name), names)}",
+                )
+    cycle = find_cycle(graph)
+    if cycle:
+        yield ("services", names.index(cycle[0]), "depends_on"), "dependency cycle: " + " -> ".join(cycle)
+
+
+def parse_release(text: str, file: str, base: Path | None = None) -> Release:
+    """Validate release YAML ``text`` (from ``file``); manifest paths are relative to ``base``."""
+    import yaml
+
+    base = base if base is not None else Path(file).parent
+    positions = _Positions()
+    problems: list[tuple[Loc, str]] = []
+    try:
+        nodes = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        reason = getattr(error, "problem", None) or str(error)
+        raise SpecError(file, [SpecProblem("", f"not valid YAML: {reason}", line, column)]) from None
+    nodes = [n for n in nodes if n is not None]
+    if len(nodes) != 1:
+        raise SpecError(file, [SpecProblem("", f"expected one YAML document, found {len(nodes)}")])
+    data = _construct(nodes[0], (), positions, problems)
+    if not isinstance(data, Mapping):
+        line, column = positions.at(())
+        raise SpecError(file, [SpecProblem("", "the document must be a mapping", line, column)])
+    release: Release | None = None
+    try:
+        release = Release.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_pydantic_problems(error))
+    problems.extend(_cross_checks(data, base))
+    if problems:
+        raise SpecError(
+            file, [SpecProblem(path_text(loc), message, *positions.at(loc)) for loc, message in problems]
+        )
+    assert release is not None
+    return release
+
+
+def load_release(path: Path) -> Release:
+    """Read and validate the release spec at ``path``."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpecError(str(path), [SpecProblem("", f"cannot read the file: {error.strerror}")]) from None
+    return parse_release(text, str(path), path.parent)
+
+
+def is_release_name(value: str) -> bool:
+    return re.match(NAME, value) is not None
