@@ -26,7 +26,9 @@ def default_conn(kube, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def staging(airflow_db):
-    dag = DagBag(dag_folder=str(REPO / "dags" / "release_storefront.py")).get_dag("release__storefront__staging")
+    dag = DagBag(dag_folder=str(REPO / "dags" / "release_storefront.py")).get_dag(
+        "release__storefront__staging"
+    )
     _serialize(dag)
     return dag
 
@@ -72,7 +74,9 @@ def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_
     # the second release changes catalog, inventory and cart, keeps payments, and breaks the web front end
     before = len(kube.call("GET", "requests"))
     second = staging.test(
-        run_conf=tags(catalog="1.5.0", inventory="2.2.0", cart="2.0.0", payments="3.0.2", storefront_web="6.0.0-crash")
+        run_conf=tags(
+            catalog="1.5.0", inventory="2.2.0", cart="2.0.0", payments="3.0.2", storefront_web="6.0.0-crash"
+        )
     )
     assert second.state == "failed"
     result = states(second)
@@ -96,4 +100,9 @@ def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_
     report = {row["service"]: row for row in xcom(second, "report")}
     assert report["payments"]["result"] == "unchanged"
     assert report["storefront-web"]["result"] == "failed, rolled back"
-    assert report["cart"] == {**report["cart"], "from": "1.9.0", "to": "1.9.0", "result": "released, rolled back"}
+    assert report["cart"] == {
+        **report["cart"],
+        "from": "1.9.0",
+        "to": "1.9.0",
+        "result": "released, rolled back",
+    }

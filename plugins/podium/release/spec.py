@@ -157,8 +157,9 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://podium.dev/schemas/release.schema.json",
-        "title": "podium Release",
         **schema,
+        "title": "podium Release",
+        "description": "A podium release spec (include/releases/*.yaml): one Airflow DAG per environment.",
     }
 
 
@@ -256,15 +257,18 @@ def _pydantic_problems(error: ValidationError) -> Iterator[tuple[Loc, str]]:
             allowed = f"; allowed: {', '.join(keys)}" if keys else ""
             yield loc, f"unknown key {key!r}{did_you_mean(key, keys)}{allowed}"
         elif kind == "missing":
-            yield loc[:-1] if len(loc) > 1 else loc, f"missing required key {loc[-1]!r}"
+            yield loc[:-1], f"missing required key {loc[-1]!r}"
         elif kind == "string_pattern_mismatch":
             value = item.get("input")
             yield loc, f"{value!r} does not match {item['ctx']['pattern']}"
         elif kind == "literal_error":
             yield loc, f"must be {item['ctx']['expected']} (got {item.get('input')!r})"
         else:
-            message = str(item["msg"])
-            yield loc, message.removeprefix("Value error, ")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            value = item.get("input")
+            if isinstance(value, (str, int, float, bool)) and not kind.startswith("value_error"):
+                message += f" (got {value!r})"
+            yield loc, message
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -314,7 +318,7 @@ def _cross_checks(data: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, st
         files += [(("services", i, "pre_deploy", k, "job"), h.get("job")) for k, h in hooks]
         for loc, file in files:
             if isinstance(file, str) and not (base / file).is_file():
-                yield loc, f"file {file!r} not found (looked in {base})"
+                yield loc, f"file {file!r} not found (paths are relative to the spec's folder)"
         hook_names = [h.get("name") for _, h in hooks]
         for k, hook in enumerate(hook_names):
             if hook is not None and hook_names.index(hook) != k:
@@ -364,9 +368,9 @@ def parse_release(text: str, file: str, base: Path | None = None) -> Release:
         problems.extend(_pydantic_problems(error))
     problems.extend(_cross_checks(data, base))
     if problems:
-        raise SpecError(
-            file, [SpecProblem(path_text(loc), message, *positions.at(loc)) for loc, message in problems]
-        )
+        found = [SpecProblem(path_text(loc), message, *positions.at(loc)) for loc, message in problems]
+        found.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise SpecError(file, found)
     assert release is not None
     return release
 
