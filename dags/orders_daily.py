@@ -14,7 +14,6 @@ from podium.operators.etl import (
     DuckDBTransformOperator,
     LakePartitionOperator,
     ObjectStorageToParquetOperator,
-    PublishAssetsOperator,
     WarehouseLoadOperator,
 )
 
@@ -94,8 +93,9 @@ tables.
 5. **load_lake**: replaces the day's partitions of `curated/orders_clean`, `curated/daily_revenue`
    and `quarantine/orders` atomically.
 6. **load_warehouse**: replaces the day's rows of `orders_clean` and `daily_revenue` in the
-   `warehouse` connection in one transaction (PostgreSQL COPY; SQLite under `make run`).
-7. **publish**: asset events for `orders_clean` and `daily_revenue`; `revenue_report` runs on them.
+   `warehouse` connection in one transaction (PostgreSQL COPY; SQLite under `make run`), then
+   publishes: asset events for `orders_clean` and `daily_revenue` (with the day and row counts);
+   `revenue_report` runs on them.
 
 **Connections**: `lake` (conn type fs, extra `{"path": "file:///... or s3://bucket/prefix"}`),
 `warehouse` (postgres or sqlite). **Params**: `rows_per_day`, `min_orders`, `freshness`.
@@ -201,15 +201,7 @@ tables.
         },
         partition_column="ds",
         partition_value=DS,
-    )
-    publish = PublishAssetsOperator(
-        task_id="publish",
+        # publish: the asset events are emitted when the warehouse load commits (after the lake's)
         outlets=[ORDERS_CLEAN, DAILY_REVENUE],
-        extra={
-            "ds": DS,
-            "orders": "{{ ti.xcom_pull(task_ids='transform')['orders_clean'] }}",
-            "quarantined": "{{ ti.xcom_pull(task_ids='transform')['orders_quarantine'] }}",
-        },
     )
-
-    generate_raw() >> extract >> transform >> gate >> [load_lake, load_warehouse] >> publish
+    generate_raw() >> extract >> transform >> gate >> load_lake >> load_warehouse

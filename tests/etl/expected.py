@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,19 +40,19 @@ def _parse(row: dict[str, str], region_of: dict[int, str]) -> dict[str, Any] | N
     }
 
 
-def expected_day(raw_csv: Path, day: date) -> dict[str, Any]:
-    """Lines, quarantined, clean orders and revenue by region for one day's raw export."""
+def expected_day(raw_csv: Path | str, day: date) -> dict[str, Any]:
+    """Lines, quarantined, clean orders and revenue by region for one day's raw export (a path or text)."""
     region_of = regions()
     lines = quarantined = 0
     clean: dict[str, dict[str, Any]] = {}
-    with raw_csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            lines += 1
-            order = _parse(row, region_of)
-            if order is None:
-                quarantined += 1
-            else:
-                clean.setdefault(order["order_id"], order)
+    text = raw_csv.read_text() if isinstance(raw_csv, Path) else raw_csv
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        lines += 1
+        order = _parse(row, region_of)
+        if order is None:
+            quarantined += 1
+        else:
+            clean.setdefault(order["order_id"], order)
     start = datetime(day.year, day.month, day.day)
     by_region: dict[str, dict[str, Any]] = {}
     for order in clean.values():

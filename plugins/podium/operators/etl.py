@@ -1,5 +1,8 @@
 """ETL operators: extract into Parquet staging, transform with DuckDB SQL, gate on quality, load, publish.
 
+Publishing is Airflow's own: a load task's ``outlets`` are the Assets of the tables it writes; their
+events carry the partition and row counts (:meth:`_LakeOperator.annotate_outlets`).
+
 Every path is relative to the lake (the ``lake`` connection, see :mod:`podium.hooks.lake`) and is
 templated, so a DAG keys them by the run's data interval (``{{ data_interval_start | ds }}``), never by
 run id: a rerun of an interval overwrites its own staging files and replaces its own partitions.
@@ -113,6 +116,20 @@ class _LakeOperator(BaseOperator):
         from podium.hooks.lake import LakeHook
 
         return LakeHook(lake_conn_id=self.lake_conn_id)
+
+    def annotate_outlets(self, context: Context, extra: Mapping[str, Any]) -> None:
+        """Publish: attach ``extra`` to the asset event of each of the task's outlets (its tables).
+
+        Airflow emits the events when the task succeeds, so downstream DAGs scheduled on the Assets run
+        on data that is loaded and checked, and learn which partition changed.
+        """
+        outlet: Asset
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra.update(extra)
+        if self.outlets:
+            log.info(
+                "publishing %s: %s", ", ".join(o.name for o in self.outlets), json.dumps(extra, default=str)
+            )
 
     def resolve_input(self, lake: LakeHook, path: str) -> Any:
         """A context manager giving a local path: ``include:...`` from include/, else from the lake."""
@@ -510,6 +527,7 @@ class LakePartitionOperator(_LakeOperator):
                 target = lake.replace_dir(folder, partition)
             log.info("replaced partition %s with %d file(s)", target, len(sources))
             done[partition] = len(sources)
+        self.annotate_outlets(context, {"partitions": list(done)})
         return done
 
 
@@ -518,7 +536,8 @@ class WarehouseLoadOperator(_LakeOperator):
 
     One transaction for all tables: DELETE each table's interval rows, COPY the new ones, check the
     counts, commit (see :mod:`podium.hooks.warehouse`). A crash mid-load leaves the previous rows;
-    a rerun never duplicates.
+    a rerun never duplicates. Publishing: give the tables' Assets as ``outlets``; each asset event
+    carries the partition and the rows loaded per table.
 
     :param tables: ``[schema.]table`` -> ``{"source": staged Parquet under the lake root,
         "ddl": CREATE TABLE IF NOT EXISTS SQL or a .sql file}`` (templated)
@@ -563,31 +582,8 @@ class WarehouseLoadOperator(_LakeOperator):
             result = WarehouseHook(warehouse_conn_id=self.warehouse_conn_id).replace_partition(
                 loads=loads, partition_column=self.partition_column, partition_value=self.partition_value
             )
+        self.annotate_outlets(
+            context,
+            {self.partition_column: self.partition_value, **{t: r["loaded"] for t, r in result.items()}},
+        )
         return {"partition": {self.partition_column: self.partition_value}, "tables": result}
-
-
-class PublishAssetsOperator(BaseOperator):
-    """Publish: emit one asset event per table once its data is loaded and checked.
-
-    Give the tables' Assets as ``outlets``; ``extra`` (templated) is attached to every event, e.g.
-    the partition and row counts, so downstream DAGs scheduled on the Assets know what changed.
-
-    :param extra: JSON-able mapping attached to each asset event (templated)
-    """
-
-    template_fields: Sequence[str] = ("extra",)
-
-    def __init__(self, *, extra: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not kwargs.get("outlets"):
-            raise ValueError("PublishAssetsOperator needs outlets: the Assets it publishes")
-        self.extra = dict(extra or {})
-
-    def execute(self, context: Context) -> list[str]:
-        published = []
-        outlet: Asset
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra.update(self.extra)
-            published.append(outlet.name)
-        log.info("published %s with %s", ", ".join(published), json.dumps(self.extra, default=str))
-        return published
