@@ -10,6 +10,7 @@ from airflow.sdk import DAG, Param
 
 from podium.exceptions import PermanentError
 from podium.hooks.shop import ShopHook
+from podium.notifiers.email import EmailAlertNotifier
 from podium.notifiers.webhook import WebhookNotifier
 from podium.saga.builder import RetrySettings, build_saga
 from podium.saga.checkout import (
@@ -23,7 +24,8 @@ from podium.saga.checkout import (
 from podium.saga.plan import Step, StepContext
 
 SHOP_CONN_ID = "shop_default"
-ALERTS_CONN_ID = "podium_alerts"
+ALERTS_CONN_ID = "podium_alerts"  # http: the webhook
+ALERTS_SMTP_CONN_ID = "podium_alerts_smtp"  # smtp, with extra alert_to
 # Retry timing; the environment may shorten it (tests) without touching the file.
 RETRY = RetrySettings(
     step_retries=3,
@@ -109,7 +111,8 @@ with DAG(
 Validate cart, charge payment, reserve inventory, send confirmation, create shipment. When a step
 fails for good, the steps that completed are undone in reverse order (send cancellation, release
 inventory, refund), the run ends **failed** and an alert is POSTed to the `podium_alerts` http
-connection. Every write goes to the `shop` database (`shop_default` connection) under an
+connection (and e-mailed through the `podium_alerts_smtp` smtp connection, when it exists).
+Every write goes to the `shop` database (`shop_default` connection) under an
 idempotency key `<order_id>:<step>`: re-running an order changes nothing.
 
 **Params**: `order_id`, `customer_id`, `items` (`[{"sku": "SKU-MUG", "qty": 1}]`), `payment_token`
@@ -144,6 +147,9 @@ idempotency key `<order_id>:<step>`: re-running an order changes nothing.
             Step("create_shipment", create_shipment),
         ],
         retry=RETRY,
-        on_failure=[WebhookNotifier(http_conn_id=ALERTS_CONN_ID)],
+        on_failure=[
+            WebhookNotifier(http_conn_id=ALERTS_CONN_ID),
+            EmailAlertNotifier(smtp_conn_id=ALERTS_SMTP_CONN_ID),
+        ],
         source=__file__,
     )

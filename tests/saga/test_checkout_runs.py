@@ -24,7 +24,7 @@ COMPENSATIONS = {
 
 
 @pytest.fixture(scope="module")
-def checkout(airflow_db: Path, shop_db: ShopDb, alert_receiver) -> Iterator[Any]:
+def checkout(airflow_db: Path, shop_db: ShopDb, alert_receiver, smtp_receiver) -> Iterator[Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     shop_db.create(PRICES)
@@ -38,6 +38,7 @@ def checkout(airflow_db: Path, shop_db: ShopDb, alert_receiver) -> Iterator[Any]
                 {"conn_type": "http", "host": "127.0.0.1", "port": alert_receiver.port, "schema": "http"}
             ),
         )
+        mp.setenv("AIRFLOW_CONN_PODIUM_ALERTS_SMTP", json.dumps(smtp_receiver.connection("ops@example.com")))
         bag = DagBag(dag_folder=str(REPO / "dags" / "checkout.py"))
         assert bag.import_errors == {}
         yield bag.dags["checkout"]
@@ -63,7 +64,7 @@ def tries(run) -> dict[str, int]:
     return {ti.task_id: ti.try_number for ti in run.get_task_instances()}
 
 
-def test_a_good_order_completes_once(checkout, shop_db: ShopDb) -> None:
+def test_a_good_order_completes_once(checkout, shop_db: ShopDb, smtp_receiver) -> None:
     before = shop_db.stock()
     run = checkout.test(run_conf=conf("ord-ok-1"))
     assert run.state == "success", states(run)
@@ -72,6 +73,7 @@ def test_a_good_order_completes_once(checkout, shop_db: ShopDb) -> None:
         **dict.fromkeys(COMPENSATIONS.values(), "skipped"),
         "saga_result": "success",
     }
+    assert smtp_receiver.messages == []  # alerts only on failure
     assert shop_db.order("ord-ok-1") == {
         "orders": 1,
         "charges": 1,
@@ -107,7 +109,7 @@ def assert_failed_order_undone(shop_db: ShopDb, order_id: str) -> dict[str, int]
 
 @pytest.mark.parametrize("position", range(len(STEPS)), ids=STEPS)
 def test_a_failure_at_each_step_is_compensated_in_reverse(
-    checkout, shop_db: ShopDb, alert_receiver, position: int
+    checkout, shop_db: ShopDb, alert_receiver, smtp_receiver, position: int
 ) -> None:
     failing = STEPS[position]
     order_id = f"ord-fail-{position}"
@@ -140,6 +142,12 @@ def test_a_failure_at_each_step_is_compensated_in_reverse(
     assert alert["compensations_failed"] == []
     assert alert["step_error"] == f"PermanentError: failure injected at {failing} (conf fail_at)"
     assert "tok_" not in json.dumps(alert)
+
+    mail = smtp_receiver.wait_for(run.run_id)
+    assert mail["To"] == "ops@example.com"
+    assert mail["Subject"] == f"[podium] checkout failed at {failing}"
+    body = mail.get_body(preferencelist=("html",)).get_content()
+    assert f"Compensations that ran: {', '.join(expected_compensations) or 'none'}" in body
 
 
 def test_a_declined_card_is_not_retried_and_nothing_is_charged(

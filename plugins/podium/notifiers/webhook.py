@@ -60,6 +60,8 @@ class WebhookNotifier(BaseNotifier):
     :param message: free text added to the payload (templated).
     :param attempts: tries on a connection error or a 5xx/429 answer, backing off 1, 2, 4... s.
     :param timeout: seconds per request.
+    :param skip_if_missing: when the connection does not exist, log it and send nothing (alerts
+        opt-in, as on a laptop); otherwise that is an error.
     """
 
     template_fields: Sequence[str] = ("http_conn_id", "endpoint", "message")
@@ -72,6 +74,7 @@ class WebhookNotifier(BaseNotifier):
         message: str | None = None,
         attempts: int = 3,
         timeout: float = 10,
+        skip_if_missing: bool = True,
     ) -> None:
         super().__init__()
         self.http_conn_id = http_conn_id
@@ -79,6 +82,7 @@ class WebhookNotifier(BaseNotifier):
         self.message = message
         self.attempts = max(1, attempts)
         self.timeout = timeout
+        self.skip_if_missing = skip_if_missing
 
     def payload(self, context: Context) -> dict[str, Any]:
         ti = context.get("ti")
@@ -93,7 +97,16 @@ class WebhookNotifier(BaseNotifier):
 
     def notify(self, context: Context) -> None:
         from airflow.providers.http.hooks.http import HttpHook
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
 
+        try:
+            BaseHook.get_connection(self.http_conn_id)
+        except AirflowNotFoundException:
+            if not self.skip_if_missing:
+                raise
+            self.log.info("no connection %s: webhook alerts are not configured", self.http_conn_id)
+            return
         payload = self.payload(context)
         hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
         for attempt in range(1, self.attempts + 1):
