@@ -1,0 +1,377 @@
+"""ETL throughput: one partition of orders_daily end to end into PostgreSQL, beside two baselines.
+
+For each partition size (source rows per day; default 1M and 5M) the synthetic source writes one day's
+raw CSV into a lake folder (not timed: it stands for the upstream system), then three variants run,
+each in a fresh Python process of its own so that its peak RSS is its own (ru_maxrss of that process):
+
+* ``podium``: the real operators of dags/orders_daily.py (loaded from the DAG file, templates rendered
+  for the day, ``execute()`` called as a worker does): extract CSV -> Parquet staging, DuckDB transform
+  (quarantine, dedupe, customer join, revenue by region), quality gate, lake partitions, warehouse load
+  (DELETE + COPY in one transaction).
+* ``pandas``: the common way an Airflow task is written: ``pd.read_csv``, the same cleaning with pandas,
+  then ``DataFrame.to_sql`` through ``PostgresHook``'s SQLAlchemy engine (DELETE first, one transaction).
+* ``raw_copy``: the floor: ``COPY FROM STDIN`` of the final rows (podium's clean orders and revenue
+  rows, as CSV prepared beforehand) into empty tables; nothing else.
+
+Rows/s are source lines per second for podium and pandas, final rows per second for raw_copy. Each
+variant's result is checked against podium's (row counts and revenue), so no variant wins by doing less.
+
+    python bench/etl_throughput.py [--sizes 1000000,5000000] [--pandas-max-rows 5000000]
+
+PostgreSQL from PODIUM_TEST_PG_HOST/PORT/USER/PASSWORD (default 127.0.0.1:5432, user postgres); a
+database of its own is created and dropped. Prints JSON on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = date(2026, 1, 3)
+TASKS = ("extract_orders", "transform", "quality_gate", "load_lake", "load_warehouse")
+
+
+def say(message: str) -> None:
+    print(f"[etl_throughput] {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- variants (each runs in its own process) ---------------------------------------------------------
+
+
+def run_podium(lake: Path) -> dict[str, Any]:
+    import runpy
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    dag = runpy.run_path(str(REPO / "dags" / "orders_daily.py"))["dag"]
+    rss_after_imports = peak_rss_mb()
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    context: dict[str, Any] = {
+        "data_interval_start": start,
+        "data_interval_end": start + timedelta(days=1),
+        "logical_date": start,
+        "ds": DAY.isoformat(),
+        "params": {"rows_per_day": 0, "min_orders": 1, "freshness": "6h"},
+        "outlet_events": defaultdict(lambda: SimpleNamespace(extra={})),
+    }
+    steps: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    begin = time.perf_counter()
+    for task_id in TASKS:
+        task = dag.get_task(task_id)
+        tick = time.perf_counter()
+        task.render_template_fields(context)
+        results[task_id] = task.execute(context)
+        steps[task_id] = round(time.perf_counter() - tick, 3)
+    seconds = time.perf_counter() - begin
+    loaded = results["load_warehouse"]["tables"]
+    return {
+        "seconds": seconds,
+        "steps_seconds": steps,
+        "orders_clean_rows": loaded["orders_clean"]["loaded"],
+        "daily_revenue_rows": loaded["daily_revenue"]["loaded"],
+        "quarantined": results["transform"]["orders_quarantine"],
+        "rss_after_imports_mb": round(rss_after_imports, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def run_pandas(raw_csv: Path) -> dict[str, Any]:
+    import pandas as pd
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from sqlalchemy import text
+
+    rss_after_imports = peak_rss_mb()
+    begin = time.perf_counter()
+    df = pd.read_csv(raw_csv, dtype=str, keep_default_na=False)
+    customers = pd.read_csv(REPO / "include" / "etl" / "customers.csv")
+    df["customer_key"] = pd.to_numeric(df["customer_id"], errors="coerce")
+    df["ts"] = pd.to_datetime(df["order_ts"], errors="coerce", format="ISO8601")
+    df["amount_num"] = pd.to_numeric(df["amount"], errors="coerce").round(2)
+    df = df.merge(
+        customers[["customer_id", "region"]].rename(columns={"customer_id": "customer_key"}),
+        on="customer_key",
+        how="left",
+    )
+    bad = (
+        df["region"].isna()
+        | df["ts"].isna()
+        | df["amount_num"].isna()
+        | (df["amount_num"] < 0)
+        | ~df["status"].isin(["placed", "shipped", "delivered", "cancelled"])
+    )
+    quarantined = int(bad.sum())
+    clean = df[~bad].drop_duplicates("order_id")
+    day_start = pd.Timestamp(DAY)
+    orders = pd.DataFrame(
+        {
+            "ds": DAY,
+            "order_id": clean["order_id"],
+            "customer_id": clean["customer_key"].astype(int),
+            "region": clean["region"],
+            "order_ts": clean["ts"],
+            "amount": clean["amount_num"],
+            "status": clean["status"],
+            "is_late": clean["ts"] < day_start,
+        }
+    )
+    paid = orders[orders["status"] != "cancelled"]
+    revenue = (
+        orders.groupby("region")
+        .agg(orders=("order_id", "size"), late_orders=("is_late", "sum"))
+        .join(paid.groupby("region").agg(paid_orders=("order_id", "size"), revenue=("amount", "sum")))
+        .fillna(0)
+        .reset_index()
+    )
+    revenue.insert(0, "ds", DAY)
+    engine = PostgresHook(postgres_conn_id="warehouse").get_sqlalchemy_engine()
+    with engine.begin() as conn:
+        for table in ("orders_clean", "daily_revenue"):
+            conn.execute(text(f"DELETE FROM {table} WHERE ds = :ds"), {"ds": DAY})
+        orders.to_sql("orders_clean", conn, if_exists="append", index=False, chunksize=10_000)
+        revenue.to_sql("daily_revenue", conn, if_exists="append", index=False)
+    seconds = time.perf_counter() - begin
+    return {
+        "seconds": seconds,
+        "orders_clean_rows": len(orders),
+        "daily_revenue_rows": len(revenue),
+        "quarantined": quarantined,
+        "rss_after_imports_mb": round(rss_after_imports, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def run_raw_copy(orders_csv: Path, revenue_csv: Path) -> dict[str, Any]:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    rss_after_imports = peak_rss_mb()
+    conn = PostgresHook(postgres_conn_id="warehouse").get_conn()
+    begin = time.perf_counter()
+    rows = 0
+    with conn.cursor() as cur:
+        for table, path in (("orders_clean", orders_csv), ("daily_revenue", revenue_csv)):
+            with cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy, path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+                    rows += chunk.count(b"\n")
+    conn.commit()
+    seconds = time.perf_counter() - begin
+    conn.close()
+    return {
+        "seconds": seconds,
+        "final_rows": rows,
+        "rss_after_imports_mb": round(rss_after_imports, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def child(argv: list[str]) -> None:
+    variant, *paths = argv
+    if variant == "podium":
+        result = run_podium(Path(paths[0]))
+    elif variant == "pandas":
+        result = run_pandas(Path(paths[0]))
+    else:
+        result = run_raw_copy(Path(paths[0]), Path(paths[1]))
+    print("RESULT " + json.dumps(result, default=str), flush=True)
+
+
+# -- the parent: data, databases, one process per variant -------------------------------------------
+
+
+def pg_settings() -> dict[str, Any]:
+    return {
+        "host": os.environ.get("PODIUM_TEST_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("PODIUM_TEST_PG_PORT", "5432")),
+        "user": os.environ.get("PODIUM_TEST_PG_USER", "postgres"),
+        "password": os.environ.get("PODIUM_TEST_PG_PASSWORD", ""),
+    }
+
+
+def admin(pg: dict[str, Any], sql: str, dbname: str = "postgres") -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"] or None, dbname=dbname,
+        autocommit=True,
+    ) as conn:  # fmt: skip
+        conn.execute(sql)
+
+
+def reset_tables(pg: dict[str, Any], database: str) -> None:
+    ddl = "".join(
+        (REPO / "include" / "sql" / "etl" / "warehouse" / f"{table}.sql").read_text()
+        for table in ("orders_clean", "daily_revenue")
+    )
+    admin(pg, "DROP TABLE IF EXISTS orders_clean, daily_revenue;" + ddl, dbname=database)
+
+
+def spawn(variant: str, env: dict[str, str], *args: str, timeout: float) -> dict[str, Any]:
+    say(f"{variant} ...")
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", variant, *args],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(
+            f"{variant} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    measured = json.loads(lines[-1].removeprefix("RESULT "))
+    say(f"{variant}: {measured['seconds']:.1f} s, peak RSS {measured['peak_rss_mb']:.0f} MB")
+    return measured
+
+
+def export_final_rows(lake: Path, out: Path) -> tuple[Path, Path]:
+    """podium's staged final rows as CSV, in table column order, for the raw COPY floor."""
+    import duckdb
+
+    staging = lake / "_staging" / "orders_daily" / f"date={DAY}"
+    paths = []
+    with duckdb.connect() as duck:
+        for table in ("orders_clean", "daily_revenue"):
+            target = out / f"{table}.csv"
+            source = staging / f"{table}.parquet"
+            duck.execute(
+                f"COPY (SELECT * FROM read_parquet('{source}', hive_partitioning = false)) "
+                f"TO '{target}' (FORMAT csv, HEADER false)"
+            )
+            paths.append(target)
+    return paths[0], paths[1]
+
+
+def measure_size(
+    rows: int, pg: dict[str, Any], database: str, pandas_max: int, workdir: Path
+) -> dict[str, Any]:
+    import psycopg
+
+    sys.path.insert(0, str(REPO / "plugins"))
+    from podium.etl.generator import write_day
+
+    lake = workdir / f"lake-{rows}"
+    raw = lake / "raw" / "orders" / f"date={DAY}" / "orders.csv"
+    raw.parent.mkdir(parents=True)
+    tick = time.perf_counter()
+    lines = write_day(raw, DAY, rows)
+    say(f"{rows:,} rows/day: source written ({lines:,} lines, {raw.stat().st_size / 2**20:.0f} MiB) "
+        f"in {time.perf_counter() - tick:.0f} s")  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "plugins"),
+        "AIRFLOW_HOME": str(workdir / "airflow-home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PODIUM_INCLUDE_DIR": str(REPO / "include"),
+        "AIRFLOW_CONN_LAKE": json.dumps({"conn_type": "fs", "extra": {"path": f"file://{lake}"}}),
+        "AIRFLOW_CONN_WAREHOUSE": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": pg["host"],
+                "port": pg["port"],
+                "login": pg["user"],
+                "password": pg["password"] or None,
+                "schema": database,
+            }
+        ),
+    }
+    timeout = 3600.0
+
+    reset_tables(pg, database)
+    podium = spawn("podium", env, str(lake), timeout=timeout)
+    podium["rows_per_second"] = round(lines / podium["seconds"])
+
+    orders_csv, revenue_csv = export_final_rows(lake, workdir)
+    reset_tables(pg, database)
+    floor = spawn("raw_copy", env, str(orders_csv), str(revenue_csv), timeout=timeout)
+    floor["rows_per_second"] = round(floor["final_rows"] / floor["seconds"])
+    assert floor["final_rows"] == podium["orders_clean_rows"] + podium["daily_revenue_rows"]
+
+    result: dict[str, Any] = {
+        "source_rows_per_day": rows,
+        "source_lines": lines,
+        "podium": podium,
+        "raw_copy": floor,
+    }
+    if rows <= pandas_max:
+        reset_tables(pg, database)
+        pandas = spawn("pandas", env, str(raw), timeout=timeout)
+        pandas["rows_per_second"] = round(lines / pandas["seconds"])
+        with psycopg.connect(
+            host=pg["host"],
+            port=pg["port"],
+            user=pg["user"],
+            password=pg["password"] or None,
+            dbname=database,
+        ) as conn:
+            revenue = conn.execute("SELECT sum(revenue) FROM daily_revenue").fetchone()
+        pandas["revenue_total"] = str(revenue[0] if revenue else None)
+        for key in ("orders_clean_rows", "daily_revenue_rows", "quarantined"):
+            assert pandas[key] == podium[key], (key, pandas[key], podium[key])
+        result["pandas"] = pandas
+        result["podium_vs_pandas_speedup"] = round(pandas["seconds"] / podium["seconds"], 1)
+    else:
+        result["pandas"] = f"not run: {rows:,} rows is above --pandas-max-rows {pandas_max:,}"
+    result["podium_vs_raw_copy_time_ratio"] = round(podium["seconds"] / floor["seconds"], 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000000,5000000", help="source rows per day, comma-separated")
+    parser.add_argument("--pandas-max-rows", type=int, default=5_000_000, help="largest size pandas runs at")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    pg = pg_settings()
+    database = f"podium_bench_{secrets.token_hex(4)}"
+    admin(pg, f'CREATE DATABASE "{database}"')
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="podium-etl-bench-") as tmp:
+            for rows in (int(size) for size in args.sizes.split(",")):
+                results.append(measure_size(rows, pg, database, args.pandas_max_rows, Path(tmp)))
+    finally:
+        admin(pg, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print(
+        json.dumps(
+            {
+                "benchmark": "etl_throughput",
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "duckdb_memory_limit": "512MB",
+                "partition": str(DAY),
+                "sizes": results,
+                "targets": {
+                    "podium_vs_pandas_speedup": ">= 10",
+                    "podium_vs_raw_copy_time_ratio": "<= 2",
+                    "peak_rss_mb": "< 1024 and flat across sizes",
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
