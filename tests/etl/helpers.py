@@ -43,4 +43,6 @@ def read_parquet(path: Any) -> list[tuple]:
     import duckdb
 
     with duckdb.connect() as duck:
-        return duck.execute("SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY ALL", [str(path)]).fetchall()
+        return duck.execute(
+            "SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY ALL", [str(path)]
+        ).fetchall()
