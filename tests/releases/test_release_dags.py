@@ -67,7 +67,8 @@ def test_services_run_in_dependency_order_and_independent_ones_in_parallel(dags,
         assert not set(group_tasks(dag, b)) & dag.get_task(f"{a}.rollout").get_flat_relative_ids(
             upstream=True
         )
-    assert order[0] == "plan" and order[-3:] == ["rollback", "report", "outcome"]
+    assert order[0] == "plan"
+    assert order[-3:] == ["rollback", "report", "outcome"]
     assert [t.task_id for t in dag.leaves] == ["outcome"]
     # inside a service: pre-deploy hooks, rollout, health, smoke
     assert group_tasks(dag, "catalog") == ["catalog.pre_migrate", "catalog.rollout", "catalog.health"]
@@ -114,6 +115,12 @@ def test_pools_of_every_release_are_created_by_make_run(dags) -> None:
     assert used - {"default_pool"} <= pools
 
 
+def validate_with(params, name: str, value) -> None:
+    changed = deepcopy(params)
+    changed[name] = value
+    changed.validate()
+
+
 def test_trigger_form_validates_tags_and_services(dags) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
@@ -131,10 +138,8 @@ def test_trigger_form_validates_tags_and_services(dags) -> None:
         ("services", ["cart", "kart"]),
         ("services", []),
     ]:
-        changed = deepcopy(params)
         with pytest.raises(ParamValidationError):
-            changed[name] = bad
-            changed.validate()
+            validate_with(params, name, bad)
 
 
 def test_a_broken_spec_is_that_files_import_error_and_others_still_load(tmp_path, airflow_db) -> None:

@@ -59,7 +59,13 @@ def xcom(run, task_id: str):
         return XComModel.deserialize_value(row) if row else None
 
 
-FIRST = dict(catalog="1.4.0", inventory="2.1.0", payments="3.0.2", cart="1.9.0", storefront_web="5.2.0")
+FIRST = {
+    "catalog": "1.4.0",
+    "inventory": "2.1.0",
+    "payments": "3.0.2",
+    "cart": "1.9.0",
+    "storefront_web": "5.2.0",
+}
 
 
 def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_conn, kube, apps, staging):
@@ -68,7 +74,8 @@ def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_
     assert images(apps) == {n: f"ghcr.io/podium-dev/{n}:{FIRST[n.replace('-', '_')]}" for n in SERVICES}
     report = {row["service"]: row for row in xcom(first, "report")}
     assert {n: r["result"] for n, r in report.items()} == dict.fromkeys(SERVICES, "released")
-    assert report["catalog"]["from"] == "-" and report["catalog"]["to"] == "1.4.0"
+    assert report["catalog"]["from"] == "-"
+    assert report["catalog"]["to"] == "1.4.0"
     assert apps.read_namespaced_deployment("storefront-web", NAMESPACE).spec.replicas == 1  # staging override
 
     # the second release changes catalog, inventory and cart, keeps payments, and breaks the web front end
@@ -83,7 +90,9 @@ def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_
     assert result["storefront-web.rollout"] == "failed"
     assert result["storefront-web.health"] == "upstream_failed"
     assert result["payments.rollout"] == "success"
-    assert result["rollback"] == "success" and result["report"] == "success" and result["outcome"] == "failed"
+    assert result["rollback"] == "success"
+    assert result["report"] == "success"
+    assert result["outcome"] == "failed"
 
     # exactly the services this run changed went back, in reverse dependency order
     rolled = [entry["service"] for entry in xcom(second, "rollback") if entry["action"] == "rolled back"]
@@ -106,3 +115,89 @@ def test_release_then_failed_release_rolls_back_exactly_what_it_changed(default_
         "to": "1.9.0",
         "result": "released, rolled back",
     }
+
+
+def ledger(uri: str, *runs) -> list[dict]:
+    """The release ledger: the extras of the Asset's events for these runs, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == uri)
+            .order_by(AssetEvent.timestamp)
+        ).all()
+        run_ids = {run.run_id for run in runs}
+        return [dict(row.extra) for row in rows if row.extra.get("run_id") in run_ids]
+
+
+def objects(apps) -> dict[str, str]:
+    """Every Deployment and ReplicaSet of the namespace with its resourceVersion."""
+    found = {
+        f"deploy/{d.metadata.name}": d.metadata.resource_version
+        for d in apps.list_namespaced_deployment(NAMESPACE).items
+    }
+    found |= {
+        f"rs/{r.metadata.name}": r.metadata.resource_version
+        for r in apps.list_namespaced_replica_set(NAMESPACE).items
+    }
+    return found
+
+
+def test_dry_run_changes_nothing_a_subset_brings_its_dependencies_and_the_ledger_records(
+    default_conn, kube, apps, staging
+):
+    first = staging.test(run_conf={})
+    assert first.state == "success"
+    entries = ledger("podium-release://storefront/staging", first)
+    assert len(entries) == 1
+    assert entries[0]["result"] == "succeeded"
+    assert {n: s["version"] for n, s in entries[0]["services"].items()} == {
+        n: FIRST[n.replace("-", "_")] for n in SERVICES
+    }
+
+    before = objects(apps)
+    dry = staging.test(run_conf={"dry_run": True, **tags(cart="2.0.0", storefront_web="6.0.0")})
+    assert dry.state == "success"
+    result = states(dry)
+    assert result.pop("plan") == "success"
+    assert set(result.values()) == {"skipped"}
+    plan = xcom(dry, "plan")
+    changed = [line for line in plan["diffs"]["cart"].splitlines() if line[:1] in "+-"]
+    assert changed == [
+        "--- live/deployment/cart -n storefront-staging",
+        "+++ proposed/deployment/cart -n storefront-staging",
+        "-      - image: ghcr.io/podium-dev/cart:1.9.0",
+        "+      - image: ghcr.io/podium-dev/cart:2.0.0",
+    ]
+    assert plan["diffs"]["catalog"] == ""
+    assert objects(apps) == before  # not one object written
+    assert ledger("podium-release://storefront/staging", dry) == []  # a dry run releases nothing
+
+    # dag.test() keeps the previous run's conf in the DAG's params: say dry_run explicitly
+    subset = staging.test(
+        run_conf={"dry_run": False, "services": ["cart"], **tags(cart="2.0.0", payments="9.9.9")}
+    )
+    assert subset.state == "success"
+    assert xcom(subset, "plan")["selected"] == ["catalog", "inventory", "cart"]
+    result = states(subset)
+    assert result["cart.rollout"] == "success", result
+    assert result["catalog.pre_migrate"] == "success"
+    assert result["payments.rollout"] == "skipped"
+    assert result["storefront-web.rollout"] == "skipped"
+    assert images(apps)["cart"] == "ghcr.io/podium-dev/cart:2.0.0"
+    assert images(apps)["payments"] == "ghcr.io/podium-dev/payments:3.0.2"  # not selected: untouched
+    report = {row["service"]: row["result"] for row in xcom(subset, "report")}
+    assert report == {
+        "catalog": "unchanged",
+        "inventory": "unchanged",
+        "payments": "not selected",
+        "cart": "released",
+        "storefront-web": "not selected",
+    }
+    (latest,) = ledger("podium-release://storefront/staging", subset)
+    assert latest["services"]["cart"] == {"version": "2.0.0", "from": "1.9.0", "result": "released"}
+    assert latest["services"]["payments"]["version"] == "3.0.2"

@@ -40,7 +40,10 @@ def _plan(context: Context, plan_task_id: str) -> dict[str, Any]:
     return context["ti"].xcom_pull(task_ids=plan_task_id) or {}
 
 
-def _skip_unless_selected(context: Context, plan_task_id: str, service: str) -> dict[str, Any]:
+def _skip_unless_selected(context: Context, plan_task_id: str | None, service: str) -> dict[str, Any]:
+    """The plan, after checking that ``service`` is part of this run (no plan task: always part)."""
+    if plan_task_id is None:
+        return {}
     plan = _plan(context, plan_task_id)
     if service not in plan.get("selected", ()):
         raise AirflowSkipException(f"service {service} is not part of this release run")
@@ -61,6 +64,17 @@ def _documents(
         return desired_documents(documents, images or {}, replicas, manifest)
     except (KeyError, ValueError) as error:
         raise PermanentError(str(error.args[0])) from error
+
+
+def _unmarked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``obj`` without podium's bookkeeping annotations (rollout id, previous revision), for diffs."""
+    if not obj:
+        return obj
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("podium.dev/")
+    }
+    return {**obj, "metadata": meta}
 
 
 class ReleasePlanOperator(_KubernetesOperator, SkipMixin):
@@ -106,7 +120,7 @@ class ReleasePlanOperator(_KubernetesOperator, SkipMixin):
         dry_run = bool(params.get("dry_run"))
         snapshots: dict[str, Any] = {}
         desired: dict[str, list[dict[str, Any]]] = {}
-        for name in selected:
+        for name in graph:  # every service, selected or not: the report and the ledger show all
             service = self.services[name]
             if service.get("manifests"):
                 desired[name] = _documents(
@@ -126,6 +140,8 @@ class ReleasePlanOperator(_KubernetesOperator, SkipMixin):
         if dry_run:
             plan["diffs"] = self._dry_run(hook, namespace, selected, desired, snapshots)
             self.log.info("dry run: nothing was changed; skipping every other task")
+            # skip() ends the task (it raises to hand the skips over), so the plan is pushed first
+            context["ti"].xcom_push(key="return_value", value=plan)
             self.skip(ti=context["ti"], tasks=list(context["task"].get_flat_relatives(upstream=False)))
         else:
             hook.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
@@ -154,7 +170,7 @@ class ReleasePlanOperator(_KubernetesOperator, SkipMixin):
                     live = hook.get(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
                     # the server cannot dry-run into a namespace that does not exist yet
                     proposed = hook.apply(doc, dry_run=True) if namespace_exists else doc
-                    parts.append(diff(live, proposed, ref_text(doc)))
+                    parts.append(diff(_unmarked(live), _unmarked(proposed), ref_text(doc)))
             else:
                 live = hook.get(WORKLOAD_API[snap["kind"]], snap["kind"], snap["name"], namespace)
                 if live is None:
@@ -254,7 +270,7 @@ class ReleaseJobOperator(_KubernetesOperator):
         *,
         service: str,
         job: str,
-        plan_task_id: str = "plan",
+        plan_task_id: str | None = "plan",
         image_overrides: dict[str, str] | None = None,
         poll_interval: float = 2,
         **kwargs: Any,
@@ -337,7 +353,7 @@ class ReleaseCheckOperator(_KubernetesOperator):
         path: str = "/",
         expected_status: int = 200,
         check_timeout: float = 120,
-        plan_task_id: str = "plan",
+        plan_task_id: str | None = "plan",
         poll_interval: float = 2,
         **kwargs: Any,
     ) -> None:
