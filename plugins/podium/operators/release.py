@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import SkipMixin
@@ -66,6 +66,10 @@ def _documents(
         raise PermanentError(str(error.args[0])) from error
 
 
+@overload
+def _unmarked(obj: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def _unmarked(obj: None) -> None: ...
 def _unmarked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     """``obj`` without podium's bookkeeping annotations (rollout id, previous revision), for diffs."""
     if not obj:
