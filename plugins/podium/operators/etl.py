@@ -13,10 +13,11 @@ no extension is ever installed or loaded) and a memory limit, spilling to local 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,32 @@ def duckdb_connect(memory_limit: str, temp_dir: Path) -> Any:
             "autoload_known_extensions": "false",
         }
     )
+
+
+@contextlib.contextmanager
+def duckdb_progress(duck: Any, step: str, every: float = 5.0) -> Iterator[None]:
+    """Log DuckDB's progress through the running statement (percent, elapsed) every ``every`` seconds."""
+    import threading
+    import time
+
+    duck.execute("SET enable_progress_bar = true")
+    duck.execute("SET enable_progress_bar_print = false")
+    done = threading.Event()
+    started = time.monotonic()
+
+    def report() -> None:
+        while not done.wait(every):
+            percent = duck.query_progress()
+            if percent >= 0:
+                log.info("%s: %.0f%% after %.0f s", step, percent, time.monotonic() - started)
+
+    thread = threading.Thread(target=report, name=f"progress {step}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _sql_str(value: str | Path) -> str:
@@ -133,7 +160,6 @@ class _LakeOperator(BaseOperator):
 
     def resolve_input(self, lake: LakeHook, path: str) -> Any:
         """A context manager giving a local path: ``include:...`` from include/, else from the lake."""
-        import contextlib
 
         if path.startswith("include:"):
             return contextlib.nullcontext(include_dir() / path.removeprefix("include:"))
@@ -178,15 +204,18 @@ class ObjectStorageToParquetOperator(_LakeOperator):
             if not local.exists():
                 raise FileNotFoundError(f"source {self.source} not found ({lake.path(self.source)})")
             out = Path(tmp) / "out.parquet"
+            progress = Progress(log, f"extract {self.source}")
             with duckdb_connect(self.memory_limit, Path(tmp)) as duck:
                 reader = reader_sql(local, self.source_format, all_text=self.all_text)
-                duck.execute(f"COPY (SELECT * FROM {reader}) TO {_sql_str(out)} (FORMAT parquet)")
+                with duckdb_progress(duck, f"extract {self.source}"):
+                    duck.execute(f"COPY (SELECT * FROM {reader}) TO {_sql_str(out)} (FORMAT parquet)")
                 rows = _rows(duck, reader_sql(out, "parquet"))
+            source_bytes = sum(p.stat().st_size for p in ([local] if local.is_file() else local.iterdir()))
+            progress.add(rows=rows, nbytes=source_bytes)
             target = lake.put_file(out, self.staging)
             size = out.stat().st_size
-        log.info(
-            "extracted %s rows from %s into %s (%s)", f"{rows:,}", self.source, target, human_bytes(size)
-        )
+        progress.done()
+        log.info("staged %s as %s (%s)", self.source, target, human_bytes(size))
         return {"rows": rows, "bytes": size, "staging": self.staging}
 
 
@@ -405,8 +434,6 @@ class DuckDBTransformOperator(_LakeOperator):
         self.staging = staging
 
     def execute(self, context: Context) -> dict[str, int]:
-        import contextlib
-
         lake = self.lake()
         counts: dict[str, int] = {}
         with tempfile.TemporaryDirectory(prefix="podium-transform-") as tmp, contextlib.ExitStack() as stack:
@@ -420,7 +447,8 @@ class DuckDBTransformOperator(_LakeOperator):
                 for name, sql in self.outputs.items():
                     out = work / f"{name}.parquet"
                     progress = Progress(log, f"transform {name}")
-                    duck.execute(f"COPY ({sql}) TO {_sql_str(out)} (FORMAT parquet)")
+                    with duckdb_progress(duck, f"transform {name}"):
+                        duck.execute(f"COPY ({sql}) TO {_sql_str(out)} (FORMAT parquet)")
                     duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(out, "parquet")}')
                     counts[name] = _rows(duck, f'"{name}"')
                     progress.add(rows=counts[name], nbytes=out.stat().st_size)
@@ -458,7 +486,6 @@ class DataQualityOperator(_LakeOperator):
         self.reference_time = reference_time
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        import contextlib
         from dataclasses import asdict
         from datetime import datetime
 
@@ -565,8 +592,6 @@ class WarehouseLoadOperator(_LakeOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import contextlib
-
         from podium.hooks.warehouse import TableLoad, WarehouseHook
 
         lake = self.lake()
