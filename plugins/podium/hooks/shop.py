@@ -136,7 +136,10 @@ class ShopHook(BaseHook):
             if self.dialect == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
             yield Tx(cursor, self.dialect)
-            conn.commit() if self.dialect == "postgres" else cursor.execute("COMMIT")
+            if self.dialect == "postgres":
+                conn.commit()
+            else:
+                cursor.execute("COMMIT")
         except BaseException as error:
             with contextlib.suppress(Exception):
                 conn.rollback()
