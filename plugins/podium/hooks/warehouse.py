@@ -17,13 +17,13 @@ an advisory lock on PostgreSQL so that parallel backfill runs don't race to crea
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseHook
 
@@ -31,8 +31,8 @@ from podium.etl.progress import Progress
 from podium.exceptions import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,81 @@ def parquet_columns(parquet: Path) -> list[str]:
     return [row[0] for row in rows]
 
 
-def parquet_to_csv(
-    parquet: Path, csv_path: Path, columns: Sequence[str], *, memory_limit: str = "512MB"
-) -> int:
-    """Write ``columns`` of ``parquet`` (a file or a folder of files) as headerless CSV; returns rows."""
+def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
+    """``items``, produced by a background thread at most ``depth`` ahead of the consumer.
+
+    The COPY sends one chunk while the next is read and encoded (DuckDB and Arrow release the GIL),
+    and memory stays bounded. If the consumer stops early, the producer is stopped too.
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(end)
+        except BaseException as error:  # handed to the consumer, raised there
+            slots.put(error)
+
+    thread = threading.Thread(target=produce, name="podium-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := slots.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                slots.get(timeout=0.1)
+        thread.join()
+
+
+@contextlib.contextmanager
+def csv_stream(
+    parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
+) -> Iterator[tuple[int, Iterator[tuple[int, memoryview]]]]:
+    """``(rows, chunks)``: ``columns`` of ``parquet`` as headerless CSV, one chunk per record batch.
+
+    DuckDB reads the Parquet in parallel under its memory limit and hands Arrow record batches over as
+    they are pulled; Arrow's CSV writer (no GIL) encodes each. Memory stays at a few batches whatever
+    the partition's size, and the server parses one chunk while the next is encoded.
+    """
     import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     source = _source(parquet).replace("'", "''")
-    target = str(csv_path).replace("'", "''")
     cols = ", ".join(f'"{c}"' for c in columns)
-    with duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": "false"}) as duck:
+    options = pacsv.WriteOptions(include_header=False)
+    with duckdb.connect(config={"memory_limit": memory_limit}) as duck:
         row = duck.execute(
             f"SELECT count(*) FROM read_parquet('{source}', hive_partitioning = false)"
-        ).fetchone()
-        duck.execute(
-            f"COPY (SELECT {cols} FROM read_parquet('{source}', hive_partitioning = false)) "
-            f"TO '{target}' (FORMAT csv, HEADER false)"
-        )
-    return int(row[0]) if row else 0
+        ).fetchall()
+        reader = duck.sql(
+            f"SELECT {cols} FROM read_parquet('{source}', hive_partitioning = false)"
+        ).to_arrow_reader(batch_rows)
+
+        def encode(batches: Iterator[Any]) -> Iterator[tuple[int, memoryview]]:
+            for batch in batches:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, write_options=options)
+                yield batch.num_rows, memoryview(sink.getvalue())
+
+        yield (int(row[0][0]) if row else 0), prefetched(encode(iter(reader)), depth=4)
 
 
 class WarehouseHook(BaseHook):
@@ -137,18 +194,15 @@ class WarehouseHook(BaseHook):
             raise PermanentError("podium's warehouse load needs psycopg (v3) under PostgresHook")
         results: dict[str, dict[str, int]] = {}
         try:
-            with tempfile.TemporaryDirectory(prefix="podium-load-") as tmp:
-                for load in loads:
-                    if load.ddl:
-                        with conn.cursor() as cur:
-                            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (load.table,))
-                            cur.execute(load.ddl)
-                        conn.commit()
-                for load in loads:
-                    results[load.table] = self._copy_one(
-                        conn, load, partition_column, partition_value, Path(tmp)
-                    )
-                conn.commit()
+            for load in loads:
+                if load.ddl:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (load.table,))
+                        cur.execute(load.ddl)
+                    conn.commit()
+            for load in loads:
+                results[load.table] = self._copy_one(conn, load, partition_column, partition_value)
+            conn.commit()
         except psycopg.OperationalError as error:
             conn.rollback()
             raise TransientError(f"warehouse load failed and was rolled back: {error}") from error
@@ -169,32 +223,27 @@ class WarehouseHook(BaseHook):
         return results
 
     @staticmethod
-    def _copy_one(
-        conn: Any, load: TableLoad, partition_column: str, partition_value: Any, tmp: Path
-    ) -> dict[str, int]:
+    def _copy_one(conn: Any, load: TableLoad, partition_column: str, partition_value: Any) -> dict[str, int]:
         from psycopg import sql
 
         assert load.columns is not None
         ident = sql.Identifier(*split_table(load.table))
         column = sql.Identifier(partition_column)
-        csv_path = tmp / f"{load.table}.csv"
-        expected = parquet_to_csv(load.parquet, csv_path, load.columns)
-        progress = Progress(log, f"COPY into {load.table}", total_rows=expected)
-        with conn.cursor() as cur:
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            ident, sql.SQL(", ").join(sql.Identifier(c) for c in load.columns)
+        )
+        with csv_stream(load.parquet, load.columns) as (expected, chunks), conn.cursor() as cur:
+            progress = Progress(log, f"COPY into {load.table}", total_rows=expected)
             cur.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(ident, column), (partition_value,))
             deleted = cur.rowcount
-            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                ident, sql.SQL(", ").join(sql.Identifier(c) for c in load.columns)
-            )
-            with cur.copy(copy_sql) as copy, csv_path.open("rb") as handle:
-                while chunk := handle.read(CHUNK):
+            with cur.copy(copy_sql) as copy:
+                for rows, chunk in chunks:
                     copy.write(chunk)
-                    progress.add(rows=chunk.count(b"\n"), nbytes=len(chunk))
+                    progress.add(rows=rows, nbytes=len(chunk))
             cur.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(ident, column), (partition_value,)
             )
             row = cur.fetchone()
-        csv_path.unlink()
         loaded = int(row[0]) if row else -1
         if loaded != expected:
             raise PermanentError(
