@@ -2,7 +2,7 @@
 
 For each partition size (source rows per day; default 1M and 5M) the synthetic source writes one day's
 raw CSV into a lake folder (not timed: it stands for the upstream system), then three variants run,
-each in a fresh Python process of its own so that its peak RSS is its own (ru_maxrss of that process):
+each in a fresh Python process of its own so that its peak RSS is its own (VmHWM of that process):
 
 * ``podium``: the real operators of dags/orders_daily.py (loaded from the DAG file, templates rendered
   for the day, ``execute()`` called as a worker does): extract CSV -> Parquet staging, DuckDB transform
@@ -48,6 +48,16 @@ def say(message: str) -> None:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries that over fork and exec, so a child would report its parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
