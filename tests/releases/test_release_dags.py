@@ -106,7 +106,7 @@ def test_failure_handling_tasks_run_whatever_happened(dags, env) -> None:
     pool = f"podium_release_{env}"
     assert {dag.get_task(t).pool for t in dag.task_ids if t.endswith(".rollout")} == {pool}
     assert rollback.pool == pool
-    assert [o.uri for o in dag.get_task("report").outlets] == [f"podium-release://storefront/{env}"]
+    assert [o.uri for o in dag.get_task("report").outlets] == [f"x-podium-release://storefront/{env}"]
 
 
 def test_pools_of_every_release_are_created_by_make_run(dags) -> None:

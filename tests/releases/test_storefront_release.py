@@ -152,7 +152,7 @@ def test_dry_run_changes_nothing_a_subset_brings_its_dependencies_and_the_ledger
 ):
     first = staging.test(run_conf={})
     assert first.state == "success"
-    entries = ledger("podium-release://storefront/staging", first)
+    entries = ledger("x-podium-release://storefront/staging", first)
     assert len(entries) == 1
     assert entries[0]["result"] == "succeeded"
     assert {n: s["version"] for n, s in entries[0]["services"].items()} == {
@@ -175,7 +175,7 @@ def test_dry_run_changes_nothing_a_subset_brings_its_dependencies_and_the_ledger
     ]
     assert plan["diffs"]["catalog"] == ""
     assert objects(apps) == before  # not one object written
-    assert ledger("podium-release://storefront/staging", dry) == []  # a dry run releases nothing
+    assert ledger("x-podium-release://storefront/staging", dry) == []  # a dry run releases nothing
 
     # dag.test() keeps the previous run's conf in the DAG's params: say dry_run explicitly
     subset = staging.test(
@@ -198,6 +198,6 @@ def test_dry_run_changes_nothing_a_subset_brings_its_dependencies_and_the_ledger
         "cart": "released",
         "storefront-web": "not selected",
     }
-    (latest,) = ledger("podium-release://storefront/staging", subset)
+    (latest,) = ledger("x-podium-release://storefront/staging", subset)
     assert latest["services"]["cart"] == {"version": "2.0.0", "from": "1.9.0", "result": "released"}
     assert latest["services"]["payments"]["version"] == "3.0.2"

@@ -77,7 +77,9 @@ def scenarios(kube, kube_conn, monkeypatch, api, capfd, airflow_db):
     assert dag("k8s_rollout").test(run_conf={"image_tag": "2.0-crash"}).state == "failed"  # rolled back
     assert dag("k8s_scale_business_hours").test().state == "success"
     assert dag("k8s_scale_around_batch").test(run_conf={"workers": 2, "fail_batch": True}).state == "failed"
-    release = DagBag(dag_folder=str(REPO / "dags" / "release_storefront.py")).get_dag("release__storefront__staging")
+    release = DagBag(dag_folder=str(REPO / "dags" / "release_storefront.py")).get_dag(
+        "release__storefront__staging"
+    )
     assert release.test().state == "success"  # pre-deploy and smoke Jobs, health checks through the proxy
     client, api_client = api
     client.AutoscalingV2Api(api_client).create_namespaced_horizontal_pod_autoscaler(

@@ -15,10 +15,6 @@ from typing import Any
 
 import pytest
 
-# The real-scheduler cluster of tests/integration (session-scoped, used unchanged). pytest scopes a
-# conftest's fixtures to its directory, so they are imported here to reach tests/saga; with the whole
-# suite this starts a second cluster (see the report: a root-level fixture plugin would share one).
-from integration.conftest import airflow_cluster, cluster_kube, metadata_db  # noqa: F401
 from saga.shop import ShopDb
 
 

@@ -522,7 +522,7 @@ class ReleaseRollbackOperator(_KubernetesOperator):
 class ReleaseReportOperator(BaseOperator):
     """Log and return the release table (service, from, to, result, duration); record it in the ledger.
 
-    The ledger is the release's Asset (``podium-release://<release>/<environment>``): each run adds an
+    The ledger is the release's Asset (``x-podium-release://<release>/<environment>``): each run adds an
     Asset event whose extra holds the run, its result and, per service, the version that runs now.
     """
 

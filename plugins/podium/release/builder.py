@@ -11,7 +11,9 @@ Independent services run in parallel. ``rollback``, ``report`` and ``outcome`` r
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,21 +45,28 @@ def tag_param(service: str) -> str:
 
 
 def ledger_asset(release: str, environment: str) -> Asset:
-    """The Asset whose events are the release ledger of one environment."""
+    """The Asset whose events are the release ledger of one environment.
+
+    The ``x-`` scheme marks a custom URI scheme: Airflow looks up no provider normalizer for it (a
+    lookup imports every provider's asset handlers, boto3 included: ~0.8 s per DAG file parse).
+    """
     return Asset(
         name=f"podium-release/{release}/{environment}",
-        uri=f"podium-release://{release}/{environment}",
+        uri=f"x-podium-release://{release}/{environment}",
         group="podium-release",
     )
 
 
 def _relative(base: Path, file: str) -> str:
     """A spec-relative file as operators load it: relative to include/ when it is inside it."""
-    path = (base / file).resolve()
-    try:
-        return str(path.relative_to(include_dir().resolve()))
-    except ValueError:
-        return str(path)
+    path = os.path.normpath(os.path.join(base, file))
+    include = _include_prefix()
+    return path[len(include) :] if path.startswith(include) else path
+
+
+@functools.cache
+def _include_prefix() -> str:
+    return os.path.normpath(include_dir().absolute()) + os.sep
 
 
 def _images(service: Service) -> dict[str, str]:
@@ -108,7 +117,7 @@ Spec: `{spec.name}`. Namespace `{env.namespace}` through connection `{env.kubern
 {approval}services roll in dependency order, independent ones in parallel. If anything fails, every
 service this run changed is rolled back in reverse dependency order and the run fails. The `report`
 task logs and returns the table (service, from, to, result, duration) and records it in the ledger,
-the Asset `podium-release://{release.name}/{env.name}`. `dry_run` changes nothing.
+the Asset `x-podium-release://{release.name}/{env.name}`. `dry_run` changes nothing.
 
 | service | default tag | depends on |
 | --- | --- | --- |
@@ -142,9 +151,7 @@ def _check(task_id: str, check: HealthCheck, service: Service, common: dict[str,
 
 def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
     """The DAG of one environment of ``release`` (read from ``spec``)."""
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-
-    base = spec.parent
+    base = spec.parent.absolute()
     graph = {s.name: list(s.depends_on) for s in release.services}
     order = topological_order(graph)
     defaults = release.defaults
@@ -171,7 +178,6 @@ def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=sorted({"podium", "release", release.name, env.name, *release.tags}),
-        params=_params(release),
         default_args={
             "owner": release.owner,
             "retries": defaults.retries,
@@ -181,6 +187,8 @@ def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
         plan = ReleasePlanOperator(task_id="plan", services=services_arg, **common)
         start: Any = plan
         if env.approval:
+            from airflow.providers.standard.operators.hitl import ApprovalOperator
+
             approve = ApprovalOperator(
                 task_id="approve",
                 subject=f"Release {release.name} to {env.name}?",
@@ -190,7 +198,6 @@ def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
                     f" into namespace {env.namespace}. The plan task's log shows what runs now."
                 ),
                 ignore_downstream_trigger_rules=True,
-                retries=0,
             )
             plan >> approve
             start = approve
@@ -267,8 +274,13 @@ def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
             trigger_rule="all_done",
             outlets=[ledger_asset(release.name, env.name)],
         )
-        outcome = ReleaseOutcomeOperator(task_id="outcome", trigger_rule="all_done", retries=0)
+        # fails with PermanentError (no retry is spent) when the release failed
+        outcome = ReleaseOutcomeOperator(task_id="outcome", trigger_rule="all_done")
         rollback >> report >> outcome
+    # Params are added once the tasks exist: Airflow deep-copies the DAG's params into every operator
+    # created inside the DAG, which is quadratic in the number of services (one tag field each). At
+    # run time and in the trigger form, params come from the DAG (process_params merges DAG and task).
+    dag.params.update(_params(release))
     return dag
 
 

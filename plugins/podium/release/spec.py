@@ -181,22 +181,34 @@ class _Positions:
 
 
 def _construct(node: Any, loc: Loc, positions: _Positions, problems: list[tuple[Loc, str]]) -> Any:
+    """Plain data from a YAML node tree, recording where each path starts (one constructor per file)."""
     import yaml
 
-    positions.marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.constructor.SafeConstructor().construct_object(key_node)
-            child = (*loc, key)
-            positions.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in result:
-                problems.append((child, f"duplicate key {key!r}"))
-            result[key] = _construct(value_node, child, positions, problems)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), positions, problems) for i, item in enumerate(node.value)]
-    return yaml.constructor.SafeConstructor().construct_object(node)
+    scalars = yaml.constructor.SafeConstructor()
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    marks = positions.marks
+
+    def build(node: Any, loc: Loc) -> Any:
+        if isinstance(node, mapping):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = scalars.construct_object(key_node)
+                child = (*loc, key)
+                marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if key in result:
+                    problems.append((child, f"duplicate key {key!r}"))
+                result[key] = build(value_node, child)
+            return result
+        if isinstance(node, sequence):
+            items = []
+            for i, item in enumerate(node.value):
+                marks[(*loc, i)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                items.append(build(item, (*loc, i)))
+            return items
+        return scalars.construct_object(node)
+
+    marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    return build(node, loc)
 
 
 def path_text(loc: Loc) -> str:
