@@ -74,6 +74,8 @@ bench: install
 	$(PY) bench/parse_time.py
 	$(PY) bench/kube_watch_streams.py
 	$(PY) bench/rollout_latency.py
+	$(PY) bench/release_parse.py
+	$(PY) bench/etl_throughput.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .run

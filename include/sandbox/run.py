@@ -160,6 +160,9 @@ def main() -> int:
             path.write_text(json.dumps(connections, indent=2))
             airflow("connections", "import", "--overwrite", str(path))
             say(f"connections: {', '.join(sorted(connections))}")
+        pools = REPO / "include" / "pools.json"
+        airflow("pools", "import", str(pools))
+        say(f"pools: {', '.join(sorted(json.loads(pools.read_text())))}")
 
         log = open(HOME / "standalone.log", "ab")  # noqa: SIM115 (lives as long as standalone)
         standalone = subprocess.Popen(

@@ -110,9 +110,10 @@ def test_failure_handling_tasks_run_whatever_happened(dags, env) -> None:
 
 
 def test_pools_of_every_release_are_created_by_make_run(dags) -> None:
-    pools = {p["name"] for p in json.loads((REPO / "include" / "pools.json").read_text())["pools"]}
+    pools = json.loads((REPO / "include" / "pools.json").read_text())  # `airflow pools import` format
     used = {dag.get_task(t).pool for dag in dags.values() for t in dag.task_ids if dag.get_task(t).pool}
-    assert used - {"default_pool"} <= pools
+    assert used - {"default_pool"} <= set(pools)
+    assert all(pool["slots"] >= 1 and pool["include_deferred"] for pool in pools.values())
 
 
 def validate_with(params, name: str, value) -> None:
