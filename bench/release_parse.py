@@ -5,9 +5,10 @@ For each size N this writes, in a temporary folder:
 * a release spec with N services (each with a workload manifest, health check and dependencies on up
   to two earlier services; every 10th with a pre-deploy Job, every 5th with a smoke test) and a DAG
   file that calls ``podium.release.release_dags`` on it;
-* a dag-factory YAML (dag-factory, pinned in requirements-dev.txt) describing a DAG of the same tasks,
-  task groups and dependencies (EmptyOperator tasks: the cheapest operator dag-factory can build), and
-  a DAG file that calls ``dagfactory.load_yaml_dags`` on it.
+* a dag-factory YAML (dag-factory, pinned in bench/requirements-bench.txt and installed into
+  .bench-deps/, never into .venv: its Airflow plugin would load everywhere) describing a DAG of the
+  same tasks, task groups and dependencies (EmptyOperator tasks: the cheapest operator dag-factory
+  can build), and a DAG file that calls ``dagfactory.load_yaml_dags`` on it.
 
 Each measurement is a fresh Python process that first imports Airflow and the DagBag machinery (what
 every dag-processor has loaded), then times ``DagBag(dag_folder=file)``: the incremental parse cost of
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +172,23 @@ def measure(path: Path, repeats: int, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def bench_deps() -> Path:
+    """.bench-deps/ with the pinned baselines of bench/requirements-bench.txt (installed once, no deps)."""
+    target = REPO / ".bench-deps"
+    pins = REPO / "bench" / "requirements-bench.txt"
+    stamp = target / ".installed"
+    if not stamp.exists() or stamp.read_text() != pins.read_text():
+        uv = shutil.which("uv")
+        command = (
+            [uv, "pip", "install", "--python", sys.executable]
+            if uv
+            else [sys.executable, "-m", "pip", "install", "--quiet"]
+        )
+        subprocess.run([*command, "--no-deps", "--target", str(target), "-r", str(pins)], check=True)
+        stamp.write_text(pins.read_text())
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -193,6 +212,10 @@ def main() -> None:
         }
         (home / "app.yaml").write_text(MANIFEST)
         (home / "job.yaml").write_text(JOB)
+        with_dagfactory = {
+            **env,
+            "PYTHONPATH": os.pathsep.join([str(bench_deps()), env["PYTHONPATH"]]),
+        }
         for n in args.sizes:
             spec = home / f"bench{n}.yaml"
             spec.write_text(release_spec(n))
@@ -209,7 +232,7 @@ def main() -> None:
                 f"load_yaml_dags(globals_dict=globals(), config_filepath={str(config)!r})\n"
             )
             podium = measure(ours, args.repeats, env)
-            dagfactory = measure(theirs, args.repeats, env)
+            dagfactory = measure(theirs, args.repeats, with_dagfactory)
             if (podium["tasks"], podium["edges"]) != (dagfactory["tasks"], dagfactory["edges"]):
                 raise SystemExit(f"N={n}: the two DAGs differ: podium {podium}, dag-factory {dagfactory}")
             results.append(
@@ -229,7 +252,7 @@ def main() -> None:
                 "benchmark": "release_parse",
                 "python": platform.python_version(),
                 "airflow": _version("apache-airflow"),
-                "dag_factory": _version("dag-factory"),
+                "dag_factory": _version("dag-factory", bench_deps()),
                 "repeats": args.repeats,
                 "baseline": "dag-factory building the same tasks and dependencies from YAML, same run",
                 "results": results,
@@ -239,10 +262,12 @@ def main() -> None:
     )
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import version
+def _version(package: str, path: Path | None = None) -> str:
+    from importlib.metadata import distributions, version
 
-    return version(package)
+    if path is None:
+        return version(package)
+    return next(iter(distributions(name=package, path=[str(path)]))).version
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from rollouts.helpers import _serialize
+
 
 def run_task(make_operator: Any, **dag_kwargs: Any) -> tuple[str, Any]:
     """Build a one-task DAG around ``make_operator()``, run it with dag.test(); (state, return value)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models.xcom import XComModel
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
@@ -23,10 +23,7 @@ def run_task(make_operator: Any, **dag_kwargs: Any) -> tuple[str, Any]:
         **dag_kwargs,
     ) as dag:
         operator = make_operator()
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    _serialize(dag)
     run = dag.test()
     (ti,) = run.get_task_instances()
     with create_session() as session:

@@ -41,14 +41,13 @@ def failures(cluster, run_id: str) -> str:
     text = [f"{ti['task_id']}: {ti['state']}" for ti in tis]
     for ti in tis:
         if ti["state"] in ("failed", "up_for_retry", "running", "deferred"):
-            log = cluster.api(
-                "GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}"
-            )
+            path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}"
+            log = cluster.api("GET", path)
             text.append(f"--- {ti['task_id']}:\n{log.text[-3000:]}")
     return "\n".join(text)
 
 
-def test_production_waits_for_approval_then_releases_and_records_the_ledger(release_dag, cluster_kube) -> None:
+def test_production_waits_for_approval_then_releases_and_records_the_ledger(release_dag, cluster_kube):
     from kubernetes import client, config
 
     refused = release_dag.trigger(DAG_ID, {"tag_cart": "not a tag"})
@@ -87,7 +86,9 @@ def test_production_waits_for_approval_then_releases_and_records_the_ledger(rele
     )
 
     # "what version runs where": the newest event of the environment's ledger Asset, over REST
-    assets = release_dag.api("GET", "/assets", params={"uri_pattern": "x-podium-release://storefront/"}).json()
+    assets = release_dag.api(
+        "GET", "/assets", params={"uri_pattern": "x-podium-release://storefront/"}
+    ).json()
     asset_id = {a["uri"]: a["id"] for a in assets["assets"]}["x-podium-release://storefront/production"]
     events = release_dag.api(
         "GET", "/assets/events", params={"asset_id": asset_id, "order_by": "-timestamp", "limit": 1}

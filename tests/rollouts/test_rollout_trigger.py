@@ -134,3 +134,21 @@ def test_right_verdict_through_faults_cut_watches_and_compaction(kube, kube_conn
     assert event["status"] == expected, event["message"]
     kube.faults(drop_rate=0.1, seed=3, watch_close_after=0.3)
     assert run_inline(trigger(kube_conn, grace=5))["status"] == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "bounds", "within"),
+    [
+        (1, {"replicas": 1, "readyReplicas": 1}, [1, 1], True),
+        (1, {"replicas": 3, "readyReplicas": 3}, [1, 1], False),  # scaled down, pods still terminating
+        (1, {"replicas": 1, "readyReplicas": 3}, [1, 1], False),
+        (4, {"replicas": 4, "readyReplicas": 2}, [4, 4], False),  # scaled up, not ready yet
+        (3, {"replicas": 3, "readyReplicas": 3}, [2, 5], True),  # an HPA's bounds
+        (0, {}, [0, 0], True),
+        (2, {"replicas": 2, "readyReplicas": 2}, None, True),
+    ],
+)
+def test_scale_waits_count_pods_not_only_the_spec(spec, status, bounds, within) -> None:
+    from podium.triggers.kubernetes import _within
+
+    assert _within({"spec": {"replicas": spec}, "status": status}, bounds) is within

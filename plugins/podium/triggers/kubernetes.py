@@ -26,10 +26,21 @@ def _event(status: str, message: str, verdict: Verdict | None, **ref: Any) -> di
 
 
 def _within(workload: dict[str, Any], replicas_between: Sequence[int] | None) -> bool:
+    """For scale waits: the wanted replicas, and the pods that exist and are ready, are within bounds.
+
+    `kubectl rollout status` calls a scale-down done while the surplus pods still terminate; a scale
+    is done when they are gone.
+    """
     if not replicas_between:
         return True
     low, high = replicas_between
-    return low <= int((workload.get("spec") or {}).get("replicas", 1)) <= high
+    status = workload.get("status") or {}
+    counts = (
+        int((workload.get("spec") or {}).get("replicas", 1)),
+        int(status.get("replicas") or 0),
+        int(status.get("readyReplicas") or 0),
+    )
+    return all(low <= count <= high for count in counts)
 
 
 async def evaluate(
