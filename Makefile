@@ -46,14 +46,19 @@ install: $(STAMP)
 run: install
 	$(PY) include/sandbox/run.py
 
+# Two pytest-xdist workers: the real-scheduler cluster tests on one (tests/conftest.py groups them),
+# everything else on the other. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
+
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install
-	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not integration" $(PYTEST_ARGS)
 
 test-integration: install
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m integration $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

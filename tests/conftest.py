@@ -77,6 +77,14 @@ def airflow_db() -> Iterator[Path]:
     return _HOME
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs two workers), every test of the real-scheduler cluster goes
+    to one worker, so one cluster serves them all while the other worker runs the rest."""
+    for item in items:
+        if "airflow_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("airflow-cluster"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI nothing may be skipped: a skipped test there means a service or tool is missing."""
     if not IN_CI or exitstatus != 0:
