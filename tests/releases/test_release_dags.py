@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from podium.release.graph import find_cycle, levels, topological_order, with_dependencies
+from podium.release.graph import find_cycle, topological_order, with_dependencies
 from podium.release.plan import report_table, set_images, version_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,12 +187,11 @@ def test_find_cycle(graph, cycle) -> None:
     assert find_cycle(graph) == cycle
 
 
-def test_order_closure_and_levels() -> None:
+def test_order_and_closure() -> None:
     assert topological_order(DEPENDS) == ["catalog", "inventory", "payments", "cart", "storefront-web"]
     assert topological_order({"b": ["a"], "a": []}) == ["a", "b"]
     assert with_dependencies(["cart"], DEPENDS) == {"cart", "catalog", "inventory"}
     assert with_dependencies(["payments"], DEPENDS) == {"payments"}
-    assert levels(DEPENDS) == {"catalog": 0, "inventory": 0, "payments": 0, "cart": 1, "storefront-web": 2}
     with pytest.raises(ValueError, match="dependency cycle: a -> b -> a"):
         topological_order({"a": ["b"], "b": ["a"]})
 

@@ -67,11 +67,3 @@ def with_dependencies(selected: Iterable[str], depends_on: Mapping[str, Sequence
             result.add(name)
             pending.extend(depends_on.get(name, ()))
     return result
-
-
-def levels(depends_on: Mapping[str, Sequence[str]]) -> dict[str, int]:
-    """The wave each service can roll in: 0 for no dependencies, else 1 + the deepest dependency."""
-    level: dict[str, int] = {}
-    for name in topological_order(depends_on):
-        level[name] = 1 + max((level[d] for d in depends_on[name] if d in level), default=-1)
-    return level

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from podium.rollout.revisions import HASH_LABEL, history, images_of, revision_of
+from podium.rollout.revisions import history, images_of, revision_of
 
 Obj = dict[str, Any]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -136,16 +136,3 @@ def report_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
     return "\n".join(lines)
-
-
-__all__ = [
-    "HASH_LABEL",
-    "desired_documents",
-    "history_name",
-    "report_table",
-    "revision_named",
-    "set_images",
-    "snapshot",
-    "target_workload",
-    "version_of",
-]

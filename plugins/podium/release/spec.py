@@ -11,7 +11,6 @@ must exist. The models double as the JSON Schema in include/schemas/release.sche
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -394,7 +393,3 @@ def load_release(path: Path) -> Release:
     except OSError as error:
         raise SpecError(str(path), [SpecProblem("", f"cannot read the file: {error.strerror}")]) from None
     return parse_release(text, str(path), path.parent)
-
-
-def is_release_name(value: str) -> bool:
-    return re.match(NAME, value) is not None
