@@ -192,11 +192,17 @@ tables.
         tables={
             "orders_clean": {
                 "source": f"{STAGING}/orders_clean.parquet",
-                "ddl": "etl/warehouse/orders_clean.sql",
+                "ddl": {
+                    "postgres": "etl/warehouse/postgres/orders_clean.sql",
+                    "sqlite": "etl/warehouse/sqlite/orders_clean.sql",
+                },
             },
             "daily_revenue": {
                 "source": f"{STAGING}/daily_revenue.parquet",
-                "ddl": "etl/warehouse/daily_revenue.sql",
+                "ddl": {
+                    "postgres": "etl/warehouse/postgres/daily_revenue.sql",
+                    "sqlite": "etl/warehouse/sqlite/daily_revenue.sql",
+                },
             },
         },
         partition_column="ds",

@@ -1,6 +1,7 @@
 """Run one warehouse load in this process, to be killed with SIGKILL mid-COPY by the test.
 
-Usage: python crashed_load.py PARQUET DAY  (the `warehouse` connection comes from AIRFLOW_CONN_WAREHOUSE)
+Usage: python crashed_load.py PARQUET DAY partitioned|plain  (which DDL: see DDL below; the
+`warehouse` connection comes from AIRFLOW_CONN_WAREHOUSE)
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ from pathlib import Path
 
 from podium.hooks.warehouse import TableLoad, WarehouseHook
 
-DDL = (Path(__file__).resolve().parents[2] / "include/sql/etl/warehouse/orders_clean.sql").read_text()
+WAREHOUSE_SQL = Path(__file__).resolve().parents[2] / "include" / "sql" / "etl" / "warehouse"
+DDL = {
+    # PARTITION BY LIST (ds): loaded by partition exchange
+    "partitioned": (WAREHOUSE_SQL / "postgres" / "orders_clean.sql").read_text(),
+    # the same columns as one plain table: DELETE + COPY in one transaction
+    "plain": (WAREHOUSE_SQL / "sqlite" / "orders_clean.sql").read_text(),
+}
 
 if __name__ == "__main__":
-    parquet, day = Path(sys.argv[1]), sys.argv[2]
+    parquet, day, kind = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     WarehouseHook().replace_partition(
-        loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL)],
+        loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL[kind])],
         partition_column="ds",
         partition_value=day,
     )

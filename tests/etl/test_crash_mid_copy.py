@@ -39,11 +39,11 @@ def orders_parquet(path: Path, rows: int, seed: int) -> Path:
     return path
 
 
-def load(parquet: Path) -> dict:
+def load(parquet: Path, kind: str) -> dict:
     from podium.hooks.warehouse import TableLoad, WarehouseHook
 
     return WarehouseHook().replace_partition(
-        loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL)],
+        loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL[kind])],
         partition_column="ds",
         partition_value=DAY,
     )
@@ -59,21 +59,27 @@ def copy_progress(conn, database: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def test_a_load_killed_mid_copy_leaves_the_previous_partition(etl_connections, postgres, tmp_path):
+def stage_tables(conn) -> list[str]:
+    rows = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'orders\\_clean\\_\\_load\\_%'")
+    return [name for (name,) in rows.fetchall()]
+
+
+@pytest.mark.parametrize("kind", ["partitioned", "plain"])
+def test_a_load_killed_mid_copy_leaves_the_previous_partition(kind, etl_connections, postgres, tmp_path):
     import psycopg
 
     warehouse = etl_connections
     previous = orders_parquet(tmp_path / "previous.parquet", 2_000, seed=1)
     new_rows = 600_000
     new = orders_parquet(tmp_path / "new.parquet", new_rows, seed=2)
-    assert load(previous)["orders_clean"] == {"deleted": 0, "loaded": 2_000}
+    assert load(previous, kind)["orders_clean"] == {"deleted": 0, "loaded": 2_000}
 
     with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
         before = table_checksum(conn, "orders_clean")
         assert before[0] == 2_000
 
         worker = subprocess.Popen(
-            [sys.executable, str(HERE / "crashed_load.py"), str(new), DAY],
+            [sys.executable, str(HERE / "crashed_load.py"), str(new), DAY, kind],
             env={
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "plugins"), str(HERE.parent)]),
@@ -108,10 +114,13 @@ def test_a_load_killed_mid_copy_leaves_the_previous_partition(etl_connections, p
             time.sleep(0.05)
         assert copy_progress(conn, warehouse.name) is None
         assert table_checksum(conn, "orders_clean") == before
+        # what the killed exchange was filling: a table beside the live partition, never swapped in
+        assert len(stage_tables(conn)) == (1 if kind == "partitioned" else 0)
 
         # the retry completes; a second run replaces the same rows instead of adding to them
-        assert load(new)["orders_clean"] == {"deleted": 2_000, "loaded": new_rows}
+        assert load(new, kind)["orders_clean"] == {"deleted": 2_000, "loaded": new_rows}
         loaded = table_checksum(conn, "orders_clean")
         assert loaded[0] == new_rows
-        assert load(new)["orders_clean"] == {"deleted": new_rows, "loaded": new_rows}
+        assert load(new, kind)["orders_clean"] == {"deleted": new_rows, "loaded": new_rows}
         assert table_checksum(conn, "orders_clean") == loaded
+        assert stage_tables(conn) == []  # the retry dropped what the killed attempt left

@@ -1,27 +1,41 @@
-"""The warehouse: replace exactly one interval's rows of one or more tables, in one transaction.
+"""The warehouse: replace exactly one interval's rows of one or more tables, atomically.
 
 Connection (default id ``warehouse``):
 
-* conn_type ``postgres``: ``COPY ... FROM STDIN`` through psycopg (v3) from PostgresHook. In one
-  transaction, for each table: ``DELETE`` the interval's rows, ``COPY`` the new ones streamed from
-  Parquet (DuckDB writes them as CSV on local disk, then 1 MiB chunks go to the server), check the
-  row count; then commit. A crash anywhere before the commit (the worker killed mid-COPY) rolls back
-  to the previous rows; a rerun deletes and re-copies the same rows, so nothing is duplicated, and
-  readers never see one table of the interval updated without the others.
-* conn_type ``sqlite`` (host = the database file): the same transaction with batched INSERTs; the
+* conn_type ``postgres`` (psycopg v3 under PostgresHook), two strategies chosen per table:
+
+  - **partition exchange**, for a table ``PARTITION BY LIST (<partition column>)`` (the example's
+    tables are): the interval's rows are COPYed, over ``copy_parallelism`` connections at once, into
+    a new table beside the live partition (``<table>__load_<key>_<token>``), which readers never see.
+    Its count is checked. Then one short transaction swaps it in: the old partition is detached and
+    dropped, the new one attached (a CHECK constraint proves its bound, so nothing is re-scanned) and
+    renamed ``<table>_<key>``. A crash before that commit leaves the previous partition as it was; the
+    rerun drops what the crashed attempt left and loads again.
+  - **delete and copy**, for any other table: in the same transaction, ``DELETE`` the interval's rows,
+    ``COPY`` the new ones on one connection, check the count.
+
+  Either way all tables of one load commit together, readers never see one table of the interval
+  updated without the others, and a rerun replaces instead of duplicating. Rows travel as CSV: DuckDB
+  reads the Parquet as Arrow batches, Arrow encodes them (without the GIL), 1 MiB-ish chunks go to the
+  server while the next are encoded. Loads of the same table and interval are serialized by an
+  advisory lock.
+* conn_type ``sqlite`` (host = the database file): one transaction of DELETE and batched INSERTs; the
   embedded default of ``make run``, which has no database server.
 
-Table DDL (``CREATE TABLE IF NOT EXISTS ...``) runs first in its own short transaction, serialised by
-an advisory lock on PostgreSQL so that parallel backfill runs don't race to create a table.
+Table DDL (``CREATE TABLE IF NOT EXISTS ...``, one statement string or one per conn type) runs first
+in its own short transaction, serialized by an advisory lock on PostgreSQL so that parallel backfill
+runs don't race to create a table.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,8 +55,24 @@ class TableLoad:
 
     table: str
     parquet: Path
-    ddl: str | None = None
+    ddl: str | Mapping[str, str] | None = None
     columns: tuple[str, ...] | None = None
+
+    def ddl_for(self, conn_type: str) -> str | None:
+        """The DDL to run on a ``conn_type`` connection: ``ddl`` itself, or its entry for the type."""
+        if self.ddl is None or isinstance(self.ddl, str):
+            return self.ddl
+        if conn_type not in self.ddl:
+            raise PermanentError(
+                f"{self.table}: no DDL for conn_type {conn_type!r} (given for: {', '.join(sorted(self.ddl))})"
+            )
+        return self.ddl[conn_type]
+
+
+def partition_key(value: Any) -> str:
+    """A name-safe key for a partition value: ``2026-01-03`` -> ``20260103``."""
+    key = re.sub(r"[^0-9A-Za-z]+", "", str(value)).lower()[:20]
+    return key or hashlib.sha1(str(value).encode()).hexdigest()[:8]
 
 
 def split_table(table: str) -> tuple[str, ...]:
@@ -110,22 +140,18 @@ def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
 
 
 @contextlib.contextmanager
-def csv_stream(
+def arrow_batches(
     parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
-) -> Iterator[tuple[int, Iterator[tuple[int, memoryview]]]]:
-    """``(rows, chunks)``: ``columns`` of ``parquet`` as headerless CSV, one chunk per record batch.
+) -> Iterator[tuple[int, Iterator[Any]]]:
+    """``(rows, batches)``: ``columns`` of ``parquet`` as Arrow record batches of ``batch_rows``.
 
-    DuckDB reads the Parquet in parallel under its memory limit and hands Arrow record batches over as
-    they are pulled; Arrow's CSV writer (no GIL) encodes each. Memory stays at a few batches whatever
-    the partition's size, and the server parses one chunk while the next is encoded.
+    DuckDB reads the Parquet in parallel under its memory limit and hands batches over as they are
+    pulled, so memory stays at a few batches whatever the partition's size.
     """
     import duckdb
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     source = _source(parquet).replace("'", "''")
     cols = ", ".join(f'"{c}"' for c in columns)
-    options = pacsv.WriteOptions(include_header=False)
     with duckdb.connect(config={"memory_limit": memory_limit}) as duck:
         row = duck.execute(
             f"SELECT count(*) FROM read_parquet('{source}', hive_partitioning = false)"
@@ -133,43 +159,61 @@ def csv_stream(
         reader = duck.sql(
             f"SELECT {cols} FROM read_parquet('{source}', hive_partitioning = false)"
         ).to_arrow_reader(batch_rows)
+        yield (int(row[0][0]) if row else 0), iter(reader)
 
-        def encode(batches: Iterator[Any]) -> Iterator[tuple[int, memoryview]]:
-            for batch in batches:
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(batch, sink, write_options=options)
-                yield batch.num_rows, memoryview(sink.getvalue())
 
-        yield (int(row[0][0]) if row else 0), prefetched(encode(iter(reader)), depth=4)
+def encode_csv(batch: Any) -> memoryview:
+    """One Arrow record batch as headerless CSV, as PostgreSQL's COPY (FORMAT csv) reads it."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(batch, sink, write_options=pacsv.WriteOptions(include_header=False))
+    return memoryview(sink.getvalue())
+
+
+@contextlib.contextmanager
+def csv_stream(
+    parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
+) -> Iterator[tuple[int, Iterator[tuple[int, memoryview]]]]:
+    """``(rows, chunks)``: ``columns`` of ``parquet`` as headerless CSV, one chunk per record batch.
+
+    Arrow's CSV writer (no GIL) encodes each batch in a background thread, so the server parses one
+    chunk while the next is read and encoded.
+    """
+    with arrow_batches(parquet, columns, memory_limit=memory_limit, batch_rows=batch_rows) as (rows, batches):
+        encoded = ((batch.num_rows, encode_csv(batch)) for batch in batches)
+        yield rows, prefetched(encoded, depth=4)
 
 
 class WarehouseHook(BaseHook):
-    """Interval-replacing loads into PostgreSQL (COPY) or SQLite."""
+    """Interval-replacing loads into PostgreSQL (partition exchange or DELETE + COPY) or SQLite."""
 
     conn_name_attr = "warehouse_conn_id"
     default_conn_name = "warehouse"
     conn_type = "postgres"
     hook_name = "podium warehouse"
 
-    def __init__(self, warehouse_conn_id: str = default_conn_name) -> None:
+    def __init__(self, warehouse_conn_id: str = default_conn_name, *, copy_parallelism: int = 2) -> None:
         super().__init__()
+        if copy_parallelism < 1:
+            raise ValueError(f"copy_parallelism must be at least 1, got {copy_parallelism}")
         self.warehouse_conn_id = warehouse_conn_id
+        self.copy_parallelism = copy_parallelism
 
     def replace_partition(
         self, *, loads: Sequence[TableLoad], partition_column: str, partition_value: Any
     ) -> dict[str, dict[str, int]]:
         """Make each table's rows where ``partition_column = partition_value`` exactly its Parquet's rows.
 
-        Returns ``{table: {"deleted": n, "loaded": m}}``.
+        Returns ``{table: {"deleted": n, "loaded": m}}`` (``deleted``: the rows the interval had).
         """
         for load in loads:
             split_table(load.table)
         if not _IDENT.match(partition_column):
             raise PermanentError(f"partition_column must be a plain identifier, got {partition_column!r}")
         loads = [
-            load
-            if load.columns
-            else TableLoad(load.table, load.parquet, load.ddl, tuple(parquet_columns(load.parquet)))
+            load if load.columns else replace(load, columns=tuple(parquet_columns(load.parquet)))
             for load in loads
         ]
         conn_type = self.get_connection(self.warehouse_conn_id).conn_type
@@ -183,44 +227,153 @@ class WarehouseHook(BaseHook):
 
     # -- PostgreSQL ---------------------------------------------------------------------------------
 
-    def _postgres(
-        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any
-    ) -> dict[str, dict[str, int]]:
+    def _pg_connect(self) -> Any:
         import psycopg
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         conn = PostgresHook(postgres_conn_id=self.warehouse_conn_id).get_conn()
         if not isinstance(conn, psycopg.Connection):
+            conn.close()
             raise PermanentError("podium's warehouse load needs psycopg (v3) under PostgresHook")
+        return conn
+
+    def _postgres(
+        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any
+    ) -> dict[str, dict[str, int]]:
+        import psycopg
+
+        conn = self._pg_connect()
+        staged: dict[str, _Stage] = {}
         results: dict[str, dict[str, int]] = {}
+        committed = False
         try:
             for load in loads:
-                if load.ddl:
+                if ddl := load.ddl_for("postgres"):
                     with conn.cursor() as cur:
                         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (load.table,))
-                        cur.execute(load.ddl)
+                        cur.execute(ddl)
                     conn.commit()
-            for load in loads:
-                results[load.table] = self._copy_one(conn, load, partition_column, partition_value)
+            # one load at a time per table and interval (a session lock: held until the connection closes)
+            for table in sorted(load.table for load in loads):
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"podium:{table}:{partition_value}",))
             conn.commit()
+            for load in loads:
+                target = _pg_target(conn, load.table, partition_column)
+                conn.commit()
+                if target is not None:
+                    stage = staged[load.table] = _create_stage(
+                        conn, target, partition_column, partition_value
+                    )
+                    self._fill(load, stage, partition_column, partition_value)
+            # the swap: every table's interval in one transaction
+            for load in loads:
+                if load.table in staged:
+                    results[load.table] = _exchange(
+                        conn, staged[load.table], partition_column, partition_value
+                    )
+                else:
+                    results[load.table] = self._copy_one(conn, load, partition_column, partition_value)
+            conn.commit()
+            committed = True
         except psycopg.OperationalError as error:
-            conn.rollback()
+            _rollback(conn)
             raise TransientError(f"warehouse load failed and was rolled back: {error}") from error
         except BaseException:
-            conn.rollback()
+            _rollback(conn)
             raise
         finally:
+            if not committed:
+                for stage in staged.values():
+                    _drop_quietly(conn, stage.qualified)
             conn.close()
         for table, counts in results.items():
             log.info(
-                "%s: replaced %d rows by %d for %s=%s",
+                "%s: replaced %d rows by %d for %s=%s (%s)",
                 table,
                 counts["deleted"],
                 counts["loaded"],
                 partition_column,
                 partition_value,
+                "partition exchange" if table in staged else "delete and copy",
             )
         return results
+
+    def _fill(self, load: TableLoad, stage: _Stage, partition_column: str, partition_value: Any) -> None:
+        stage.loaded, stage.expected = self._parallel_copy(load, stage)
+        if stage.loaded != stage.expected:
+            raise PermanentError(
+                f"{load.table}: {stage.loaded} rows arrived for {partition_column}={partition_value}, "
+                f"expected {stage.expected}; nothing was replaced"
+            )
+
+    def _parallel_copy(self, load: TableLoad, stage: _Stage) -> tuple[int, int]:
+        """COPY ``load``'s rows into the stage table over ``copy_parallelism`` connections.
+
+        Each connection's thread takes the next Arrow batch, encodes it (Arrow and the socket release
+        the GIL, so the threads encode and send at once) and sends it; at the end each commits its
+        share (the table is nobody's partition yet). Returns ``(rows COPYed, rows in the Parquet)``.
+        """
+        from psycopg import sql
+
+        assert load.columns is not None
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            stage.qualified, sql.SQL(", ").join(sql.Identifier(c) for c in load.columns)
+        )
+        failed: list[BaseException] = []
+        copied: list[int] = []
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        with arrow_batches(load.parquet, load.columns, batch_rows=50_000) as (expected, batches):
+            progress = Progress(log, f"COPY into {load.table} ({self.copy_parallelism} connections)",
+                                total_rows=expected)  # fmt: skip
+
+            def copy_share(conn: Any) -> None:
+                try:
+                    with conn.cursor() as cur:
+                        with cur.copy(copy_sql) as copy:
+                            while not stop.is_set():
+                                with lock:
+                                    batch = next(batches, None)
+                                if batch is None:
+                                    break
+                                chunk = encode_csv(batch)
+                                copy.write(chunk)
+                                with lock:
+                                    progress.add(rows=batch.num_rows, nbytes=len(chunk))
+                            if stop.is_set():
+                                raise RuntimeError("stopped: another COPY connection failed")
+                        rows = cur.rowcount
+                    conn.commit()
+                    with lock:
+                        copied.append(rows)
+                except BaseException as error:
+                    failed.append(error)
+                    stop.set()
+
+            conns: list[Any] = []
+            threads: list[threading.Thread] = []
+            try:
+                for index in range(self.copy_parallelism):
+                    conns.append(self._pg_connect())
+                    threads.append(
+                        threading.Thread(
+                            target=copy_share, args=(conns[-1],), name=f"podium-copy-{index}", daemon=True
+                        )
+                    )
+                    threads[-1].start()
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                for thread in threads:
+                    thread.join()
+                for conn in conns:
+                    conn.close()
+            if failed:
+                raise failed[0]
+        progress.done()
+        return sum(copied), expected
 
     @staticmethod
     def _copy_one(conn: Any, load: TableLoad, partition_column: str, partition_value: Any) -> dict[str, int]:
@@ -270,8 +423,8 @@ class WarehouseHook(BaseHook):
         results: dict[str, dict[str, int]] = {}
         try:
             for load in loads:
-                if load.ddl:
-                    conn.executescript(load.ddl)
+                if ddl := load.ddl_for("sqlite"):
+                    conn.executescript(ddl)
             conn.execute("BEGIN IMMEDIATE")
             for load in loads:
                 assert load.columns is not None
@@ -312,3 +465,180 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A table partitioned ``BY LIST`` on the partition column: loaded by partition exchange."""
+
+    schema: str
+    name: str
+
+    @property
+    def qualified(self) -> Any:
+        from psycopg import sql
+
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass
+class _Stage:
+    """The new partition of one load, filled beside the live one."""
+
+    target: _Target
+    name: str
+    live_name: str
+    check: str
+    loaded: int = 0
+    expected: int = 0
+
+    @property
+    def qualified(self) -> Any:
+        from psycopg import sql
+
+        return sql.Identifier(self.target.schema, self.name)
+
+
+def _pg_target(conn: Any, table: str, partition_column: str) -> _Target | None:
+    """``table`` as an exchange target when it is partitioned by LIST on ``partition_column`` alone."""
+    row = conn.execute(
+        "SELECT n.nspname, c.relname, p.partstrat, p.partnatts, a.attname "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = p.partattrs[0] "
+        "WHERE c.oid = to_regclass(%s)",
+        (table,),
+    ).fetchone()
+    if row is None:
+        raise PermanentError(f"table {table!r} does not exist in the warehouse (and no DDL creates it)")
+    schema, name, strategy, columns, column = row
+    if strategy == "l" and columns == 1 and column == partition_column:
+        return _Target(schema=schema, name=name)
+    return None
+
+
+def _current_partition(conn: Any, target: _Target, partition_column: str, partition_value: Any) -> Any:
+    """The partition that holds ``partition_value`` now (as the planner prunes to it), or None."""
+    from psycopg import sql
+
+    plan = conn.execute(
+        sql.SQL("EXPLAIN (FORMAT JSON, VERBOSE) SELECT 1 FROM {} WHERE {} = {}").format(
+            target.qualified, sql.Identifier(partition_column), sql.Literal(str(partition_value))
+        )
+    ).fetchone()[0]
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Mapping[str, Any]) -> None:
+        if "Relation Name" in node:
+            found.append((node["Schema"], node["Relation Name"]))
+        for child in node.get("Plans", ()):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    if not found:
+        return None
+    if len(found) > 1:
+        raise PermanentError(
+            f"{target.name}: {partition_column}={partition_value} is in {found}, not one partition"
+        )
+    schema, name = found[0]
+    (bound,) = conn.execute(
+        "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid = to_regclass(%s)",
+        (sql.Identifier(schema, name).as_string(conn),),
+    ).fetchone()
+    if bound == "DEFAULT":
+        raise PermanentError(
+            f"{target.name}: rows for {partition_column}={partition_value} would be in the default partition "
+            f"{schema}.{name}; podium replaces list partitions of one value, not rows of a default partition"
+        )
+    return sql.Identifier(schema, name)
+
+
+def _exchange(conn: Any, stage: _Stage, partition_column: str, partition_value: Any) -> dict[str, int]:
+    """Swap the stage table in as the interval's partition (in the caller's transaction)."""
+    from psycopg import sql
+
+    parent = stage.target.qualified
+    old = _current_partition(conn, stage.target, partition_column, partition_value)
+    deleted = 0
+    if old is not None:
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(old)).fetchone()
+        deleted = int(row[0]) if row else 0
+        conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(parent, old))
+        conn.execute(sql.SQL("DROP TABLE {}").format(old))
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+            parent, stage.qualified, sql.Literal(str(partition_value))
+        )
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(stage.qualified, sql.Identifier(stage.check))
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(stage.qualified, sql.Identifier(stage.live_name))
+    )
+    return {"deleted": deleted, "loaded": stage.loaded}
+
+
+def _then(items: Iterator[T], sentinels: int) -> Iterator[T | None]:
+    yield from items
+    yield from [None] * sentinels
+
+
+def _rollback(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.rollback()
+
+
+def _drop_quietly(conn: Any, table: Any) -> None:
+    """Drop a stage table that was never swapped in (a later attempt drops it if this fails)."""
+    from psycopg import sql
+
+    with contextlib.suppress(Exception):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        conn.commit()
+
+
+def _create_stage(conn: Any, target: _Target, partition_column: str, partition_value: Any) -> _Stage:
+    """A new, empty table shaped like ``target``'s partitions, for the interval's new rows."""
+    import secrets
+
+    from psycopg import sql
+
+    key = partition_key(partition_value)
+    prefix = f"{target.name[:24]}__load_{key}_"
+    # what an earlier, crashed attempt at this interval left behind (the advisory lock excludes a
+    # concurrent one)
+    orphans = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' "
+        "AND NOT c.relispartition AND starts_with(c.relname, %s)",
+        (target.schema, prefix),
+    ).fetchall()
+    for (orphan,) in orphans:
+        log.info("dropping %s.%s, left by an earlier attempt that did not finish", target.schema, orphan)
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(target.schema, orphan)))
+    stage = _Stage(
+        target=target,
+        name=prefix + secrets.token_hex(4),
+        live_name=f"{target.name[:40]}_{key}",
+        check=f"podium_load_{key}_{secrets.token_hex(4)}",
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED "
+            "INCLUDING STORAGE)"
+        ).format(stage.qualified, target.qualified)
+    )
+    # proves the partition bound, so that ATTACH does not scan the rows again
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL AND {} = {})").format(
+            stage.qualified,
+            sql.Identifier(stage.check),
+            sql.Identifier(partition_column),
+            sql.Identifier(partition_column),
+            sql.Literal(str(partition_value)),
+        )
+    )
+    conn.commit()
+    return stage

@@ -561,16 +561,20 @@ class LakePartitionOperator(_LakeOperator):
 class WarehouseLoadOperator(_LakeOperator):
     """Replace exactly one interval's rows of warehouse tables by staged Parquet files.
 
-    One transaction for all tables: DELETE each table's interval rows, COPY the new ones, check the
-    counts, commit (see :mod:`podium.hooks.warehouse`). A crash mid-load leaves the previous rows;
-    a rerun never duplicates. Publishing: give the tables' Assets as ``outlets``; each asset event
-    carries the partition and the rows loaded per table.
+    All tables of the load commit together; a crash mid-load leaves the previous rows; a rerun never
+    duplicates (see :mod:`podium.hooks.warehouse`). On PostgreSQL a table ``PARTITION BY LIST`` on
+    ``partition_column`` gets the interval's rows COPYed into a new partition over
+    ``copy_parallelism`` connections, swapped in in one short transaction; any other table gets
+    DELETE + COPY in that transaction. Publishing: give the tables' Assets as ``outlets``; each asset
+    event carries the partition and the rows loaded per table.
 
     :param tables: ``[schema.]table`` -> ``{"source": staged Parquet under the lake root,
-        "ddl": CREATE TABLE IF NOT EXISTS SQL or a .sql file}`` (templated)
+        "ddl": CREATE TABLE IF NOT EXISTS SQL or a .sql file, or a mapping conn type -> either}``
+        (templated)
     :param partition_column: the column that holds the interval's key in every table, e.g. ``ds``
     :param partition_value: its value for this run, e.g. ``{{ data_interval_start | ds }}`` (templated)
     :param warehouse_conn_id: PostgreSQL (COPY) or SQLite connection
+    :param copy_parallelism: PostgreSQL connections that COPY one partition at once
     """
 
     template_fields: Sequence[str] = ("tables", "partition_value")
@@ -583,9 +587,13 @@ class WarehouseLoadOperator(_LakeOperator):
         partition_column: str,
         partition_value: str,
         warehouse_conn_id: str = "warehouse",
+        copy_parallelism: int = 2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if copy_parallelism < 1:
+            raise ValueError(f"copy_parallelism must be at least 1, got {copy_parallelism}")
+        self.copy_parallelism = copy_parallelism
         self.tables = {table: dict(spec) for table, spec in tables.items()}
         self.partition_column = partition_column
         self.partition_value = partition_value
@@ -604,7 +612,10 @@ class WarehouseLoadOperator(_LakeOperator):
                 )
                 for table, spec in self.tables.items()
             ]
-            result = WarehouseHook(warehouse_conn_id=self.warehouse_conn_id).replace_partition(
+            hook = WarehouseHook(
+                warehouse_conn_id=self.warehouse_conn_id, copy_parallelism=self.copy_parallelism
+            )
+            result = hook.replace_partition(
                 loads=loads, partition_column=self.partition_column, partition_value=self.partition_value
             )
         self.annotate_outlets(
