@@ -4,6 +4,7 @@ DELETE + COPY for any other, all tables of a load committing together."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,102 @@ def test_ddl_per_connection_type():
     ):
         load.ddl_for("mysql")
     assert TableLoad("t", Path("x.parquet"), ddl="CREATE t").ddl_for("mysql") == "CREATE t"
+
+
+TYPED_DDL = """CREATE TABLE IF NOT EXISTS typed (
+    ds DATE NOT NULL, b BOOLEAN, i2 SMALLINT, i4 INTEGER, i8 BIGINT, f4 REAL, f8 DOUBLE PRECISION,
+    n NUMERIC(14, 2), n6 NUMERIC(20, 6), t TEXT, v VARCHAR(40), d DATE, ts TIMESTAMP, tz TIMESTAMPTZ
+) PARTITION BY LIST (ds)"""
+
+
+def typed_rows(path: Path, day: str) -> Path:
+    """Every type the binary path covers, with NULLs, signs, edge values and non-ASCII text."""
+    import duckdb
+
+    with duckdb.connect() as duck:
+        duck.execute("SET TimeZone = 'UTC'")
+        duck.execute(
+            f"""COPY (
+                SELECT DATE '{day}' AS ds, * FROM (VALUES
+                  (true, 1::SMALLINT, 1::INTEGER, 1::BIGINT, 1.5::REAL, 1.25::DOUBLE,
+                   0.01::DECIMAL(14, 2), 123.456789::DECIMAL(20, 6), 'plain', 'v',
+                   DATE '2026-01-03', TIMESTAMP '2026-01-03 04:05:06.789012',
+                   TIMESTAMPTZ '2026-01-03 04:05:06.5+00'),
+                  (false, (-32768)::SMALLINT, (-2147483648)::INTEGER, (-9223372036854775807)::BIGINT,
+                   -0.0::REAL,
+                   -1e300::DOUBLE, -999999999999.99::DECIMAL(14, 2), -0.000001::DECIMAL(20, 6),
+                   'ünïcödé, "quoted", comma\nnewline', '', DATE '1970-01-01',
+                   TIMESTAMP '1999-12-31 23:59:59', TIMESTAMPTZ '1969-07-20 20:17:40+00'),
+                  (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+                  (true, 32767::SMALLINT, 2147483647::INTEGER, 9223372036854775807::BIGINT, 3.4e38::REAL,
+                   5e-324::DOUBLE, 10000.00::DECIMAL(14, 2), 99999999999999.999999::DECIMAL(20, 6),
+                   'x', 'y', DATE '2400-02-29', TIMESTAMP '2000-01-01 00:00:00',
+                   TIMESTAMPTZ '2262-04-11 23:47:16+00')
+                ) AS v(b, i2, i4, i8, f4, f8, n, n6, t, v, d, ts, tz)
+            ) TO '{path}' (FORMAT parquet)"""
+        )
+    return path
+
+
+def test_binary_and_csv_copies_store_the_same_values(etl_connections, tmp_path):
+    import psycopg
+
+    from podium.hooks.warehouse import TableLoad, WarehouseHook
+
+    for day, binary in (("2026-01-05", True), ("2026-01-06", False)):
+        hook = WarehouseHook(binary_copy=binary)
+        loaded = hook.replace_partition(
+            loads=[TableLoad("typed", typed_rows(tmp_path / f"{day}.parquet", day), TYPED_DDL)],
+            partition_column="ds",
+            partition_value=day,
+        )
+        assert loaded == {"typed": {"deleted": 0, "loaded": 4}}
+    with psycopg.connect(etl_connections.dsn, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+
+        def rows(day: str) -> list[tuple]:
+            return conn.execute(
+                "SELECT b, i2, i4, i8, f4, f8, n, n6, t, v, d, ts, tz FROM typed WHERE ds = %s ORDER BY i4",
+                (day,),
+            ).fetchall()
+
+        assert rows("2026-01-05") == rows("2026-01-06")
+        # and the first day did go binary: every column of the file has a binary form its column takes
+        import pyarrow.parquet as pq
+        from psycopg import sql
+
+        from podium.hooks.warehouse import copy_format, target_types
+
+        schema = pq.read_schema(tmp_path / "2026-01-05.parquet")
+        assert copy_format(schema, target_types(conn, sql.Identifier("typed"))).binary
+        assert len(rows("2026-01-05")) == 4
+        assert rows("2026-01-05")[0][6:9] == (
+            Decimal("-999999999999.99"),
+            Decimal("-0.000001"),
+            'ünïcödé, "quoted", comma\nnewline',
+        )
+
+
+def test_the_copy_format_follows_the_target_columns():
+    import pyarrow as pa
+
+    from podium.hooks.warehouse import copy_format
+
+    schema = pa.schema(
+        [
+            ("d", pa.date32()),
+            ("n", pa.decimal128(12, 2)),
+            ("s", pa.string()),
+            ("ts", pa.timestamp("us")),
+            ("tz", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+    exact = {"d": "date", "n": "numeric", "s": "varchar", "ts": "timestamp", "tz": "timestamptz"}
+    assert copy_format(schema, exact).binary
+    # a naive timestamp into timestamptz means the session's zone, as CSV; binary would mean UTC
+    assert copy_format(schema, {**exact, "ts": "timestamptz"}).reason == (
+        "column ts: timestamp[us] into timestamptz"
+    )
+    assert not copy_format(schema, {**exact, "s": "date"}).binary  # the server parses the text
+    assert not copy_format(pa.schema([("i", pa.int64())]), {"i": "int4"}).binary
+    assert copy_format(pa.schema([("i", pa.int64())]), {"i": "int8"}).binary

@@ -90,14 +90,23 @@ class LakeHook(BaseHook):
                 path.copy(f"file://{target}")
             yield target
 
-    def put_file(self, local_file: Path, relative: str) -> ObjectStoragePath:
-        """Upload ``local_file`` to ``relative``, replacing it whole (a rename on local disks)."""
+    def put_file(self, local_file: Path, relative: str, *, move: bool = False) -> ObjectStoragePath:
+        """Upload ``local_file`` to ``relative``, replacing it whole (a rename on local disks).
+
+        ``move``: the caller is done with ``local_file``; on a local lake on the same file system it is
+        renamed into place instead of copied.
+        """
         path = self.path(relative)
         local = self.local(path)
         if local is not None:
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(f".tmp-{uuid.uuid4().hex}-{local.name}")
-            shutil.copyfile(local_file, tmp)
+            try:
+                if not move:
+                    raise OSError("copy asked for")
+                os.rename(local_file, tmp)
+            except OSError:  # another file system (EXDEV), or a copy was asked for
+                shutil.copyfile(local_file, tmp)
             os.replace(tmp, local)
         else:
             from airflow.sdk import ObjectStoragePath

@@ -212,8 +212,8 @@ class ObjectStorageToParquetOperator(_LakeOperator):
                 rows = _rows(duck, reader_sql(out, "parquet"))
             source_bytes = sum(p.stat().st_size for p in ([local] if local.is_file() else local.iterdir()))
             progress.add(rows=rows, nbytes=source_bytes)
-            target = lake.put_file(out, self.staging)
             size = out.stat().st_size
+            target = lake.put_file(out, self.staging, move=True)
         progress.done()
         log.info("staged %s as %s (%s)", self.source, target, human_bytes(size))
         return {"rows": rows, "bytes": size, "staging": self.staging}
@@ -280,7 +280,7 @@ class SqlToParquetOperator(_LakeOperator):
                 if writer is None:
                     raise PermanentError(f"query on {self.conn_id!r} returned no rows; nothing to stage")
                 writer.close()
-                self.lake().put_file(out, self.staging)
+                self.lake().put_file(out, self.staging, move=True)
             cursor.close()
         finally:
             conn.close()
@@ -368,7 +368,7 @@ class HttpApiToParquetOperator(_LakeOperator):
                 duck.execute(
                     f"COPY (SELECT * FROM {reader_sql(lines, 'jsonl')}) TO {_sql_str(out)} (FORMAT parquet)"
                 )
-            self.lake().put_file(out, self.staging)
+            self.lake().put_file(out, self.staging, move=True)
         progress.done()
         return {"rows": progress.rows, "pages": pages, "staging": self.staging}
 
@@ -454,7 +454,9 @@ class DuckDBTransformOperator(_LakeOperator):
                     progress.add(rows=counts[name], nbytes=out.stat().st_size)
                     progress.done()
             for name in self.outputs:
-                lake.put_file(work / f"{name}.parquet", f"{self.staging.rstrip('/')}/{name}.parquet")
+                lake.put_file(
+                    work / f"{name}.parquet", f"{self.staging.rstrip('/')}/{name}.parquet", move=True
+                )
         return counts
 
 
@@ -575,6 +577,8 @@ class WarehouseLoadOperator(_LakeOperator):
     :param partition_value: its value for this run, e.g. ``{{ data_interval_start | ds }}`` (templated)
     :param warehouse_conn_id: PostgreSQL (COPY) or SQLite connection
     :param copy_parallelism: PostgreSQL connections that COPY one partition at once
+    :param binary_copy: send rows in PostgreSQL's binary COPY format where every column's type
+        allows it (no text parsing on the server); False: always CSV
     """
 
     template_fields: Sequence[str] = ("tables", "partition_value")
@@ -588,12 +592,14 @@ class WarehouseLoadOperator(_LakeOperator):
         partition_value: str,
         warehouse_conn_id: str = "warehouse",
         copy_parallelism: int = 2,
+        binary_copy: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if copy_parallelism < 1:
             raise ValueError(f"copy_parallelism must be at least 1, got {copy_parallelism}")
         self.copy_parallelism = copy_parallelism
+        self.binary_copy = binary_copy
         self.tables = {table: dict(spec) for table, spec in tables.items()}
         self.partition_column = partition_column
         self.partition_value = partition_value
