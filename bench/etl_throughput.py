@@ -7,11 +7,15 @@ each in a fresh Python process of its own so that its peak RSS is its own (VmHWM
 * ``podium``: the real operators of dags/orders_daily.py (loaded from the DAG file, templates rendered
   for the day, ``execute()`` called as a worker does): extract CSV -> Parquet staging, DuckDB transform
   (quarantine, dedupe, customer join, revenue by region), quality gate, lake partitions, warehouse load
-  (DELETE + COPY in one transaction).
+  (the DAG's tables are partitioned by day: binary COPY over 2 connections into a new partition, then
+  the swap).
 * ``pandas``: the common way an Airflow task is written: ``pd.read_csv``, the same cleaning with pandas,
   then ``DataFrame.to_sql`` through ``PostgresHook``'s SQLAlchemy engine (DELETE first, one transaction).
-* ``raw_copy``: the floor: ``COPY FROM STDIN`` of the final rows (podium's clean orders and revenue
-  rows, as CSV prepared beforehand) into empty tables; nothing else.
+* ``raw_copy``: the floor: one ``COPY FROM STDIN`` per table of the final rows (podium's clean orders
+  and revenue rows, as CSV prepared beforehand) straight into the day's empty partitions, made
+  beforehand; nothing else.
+
+All three write into the same tables (include/sql/etl/warehouse/postgres/).
 
 Rows/s are source lines per second for podium and pandas, final rows per second for raw_copy. Each
 variant's result is checked against podium's (row counts and revenue), so no variant wins by doing less.
