@@ -587,7 +587,7 @@ class WarehouseLoadOperator(_LakeOperator):
     def __init__(
         self,
         *,
-        tables: Mapping[str, Mapping[str, str]],
+        tables: Mapping[str, Mapping[str, Any]],
         partition_column: str,
         partition_value: str,
         warehouse_conn_id: str = "warehouse",
