@@ -17,10 +17,10 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from _child import child_samples  # bench/ is sys.path[0] when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,18 +56,9 @@ print(json.dumps({
 
 
 def measure(path: Path, repeats: int, env: dict[str, str]) -> dict:
-    samples = []
-    for _ in range(repeats):
-        result = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, env=env, check=False
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"measuring {path} failed:\n{result.stderr[-3000:]}")
-        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    samples = child_samples(MEASURE, path, repeats, env)
     seconds = [s["seconds"] for s in samples]
     last = samples[-1]
-    if last["import_errors"]:
-        raise SystemExit(f"{path} has import errors: {last['import_errors']}")
     return {
         "dags": last["dags"],
         "median_s": round(statistics.median(seconds), 4),

@@ -34,6 +34,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _child import child_samples  # bench/ is sys.path[0] when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 
 MEASURE = r"""
@@ -151,17 +153,8 @@ def dagfactory_yaml(n: int) -> str:
 
 
 def measure(path: Path, repeats: int, env: dict[str, str]) -> dict[str, Any]:
-    samples = []
-    for _ in range(repeats):
-        result = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, env=env, check=False
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"measuring {path} failed:\n{result.stderr[-3000:]}")
-        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    samples = child_samples(MEASURE, path, repeats, env)
     last = samples[-1]
-    if last["import_errors"]:
-        raise SystemExit(f"{path} has import errors: {last['import_errors']}")
     seconds = [s["seconds"] for s in samples]
     return {
         "median_ms": round(statistics.median(seconds) * 1000, 1),

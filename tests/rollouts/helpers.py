@@ -16,8 +16,11 @@ class TaskResult:
     output: str
 
 
-def run_task(make_operator: Any, capfd: Any) -> TaskResult:
-    """Build a one-task DAG with ``make_operator()`` inside it, run it with dag.test(), report."""
+def run_task(make_operator: Any, capfd: Any = None, **dag_kwargs: Any) -> TaskResult:
+    """Build a one-task DAG with ``make_operator()`` inside it, run it with dag.test(), report.
+
+    ``capfd``: pytest's fixture, to return what the run printed; ``dag_kwargs`` go to the DAG.
+    """
     from airflow.models.xcom import XComModel
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
@@ -27,12 +30,14 @@ def run_task(make_operator: Any, capfd: Any) -> TaskResult:
         schedule=None,
         start_date=datetime(2026, 1, 1),
         default_args={"retries": 0, "retry_delay": timedelta(seconds=1)},
+        **dag_kwargs,
     ) as dag:
         operator = make_operator()
     _serialize(dag)
-    capfd.readouterr()
+    if capfd is not None:
+        capfd.readouterr()
     run = dag.test()
-    out, err = capfd.readouterr()
+    out, err = capfd.readouterr() if capfd is not None else ("", "")
     (ti,) = run.get_task_instances()
     with create_session() as session:
         row = session.scalars(

@@ -439,6 +439,9 @@ class WarehouseHook(BaseHook):
                 try:
                     encoder = fmt.encoder()
                     with conn.cursor() as cur:
+                        # no WAL flush wait at this commit: the swap's (synchronous) commit flushes the
+                        # WAL up to itself, so these rows are durable before anyone can see them
+                        cur.execute("SET synchronous_commit = off")
                         with cur.copy(copy_sql) as copy:
                             copy.write(encoder.header())
                             while not stop.is_set():
