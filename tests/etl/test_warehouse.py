@@ -311,3 +311,31 @@ def test_the_copy_format_follows_the_target_columns():
     assert not copy_format(schema, {**exact, "s": "date"}).binary  # the server parses the text
     assert not copy_format(pa.schema([("i", pa.int64())]), {"i": "int4"}).binary
     assert copy_format(pa.schema([("i", pa.int64())]), {"i": "int8"}).binary
+
+
+def test_long_table_names_keep_their_partitions_apart(etl_connections, tmp_path):
+    """Two tables whose names share their first 40 characters: each gets its own partition name."""
+    import psycopg
+
+    from podium.hooks.warehouse import TableLoad, WarehouseHook
+
+    names = [
+        "orders_clean_for_the_regional_finance_reports_emea",
+        "orders_clean_for_the_regional_finance_reports_apac",
+    ]
+    parquet = orders(tmp_path / "a.parquet", "2026-01-05", 500, 1)
+    loads = [TableLoad(name, parquet, PARTITIONED.replace("orders_clean", name)) for name in names]
+    for _ in range(2):
+        result = WarehouseHook().replace_partition(
+            loads=loads, partition_column="ds", partition_value="2026-01-05"
+        )
+        assert [result[name]["loaded"] for name in names] == [500, 500]
+    with psycopg.connect(etl_connections.dsn, autocommit=True) as conn:
+        children = conn.execute(
+            "SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent ORDER BY 1"
+        ).fetchall()
+        assert [parent for parent, _ in children] == sorted(names)
+        assert len({child for _, child in children}) == 2
+        assert all(len(child) <= 63 and child.endswith("_20260105") for _, child in children)
+        assert leftovers(conn) == []

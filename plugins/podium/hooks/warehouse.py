@@ -69,10 +69,14 @@ class TableLoad:
         return self.ddl[conn_type]
 
 
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:6]
+
+
 def partition_key(value: Any) -> str:
     """A name-safe key for a partition value: ``2026-01-03`` -> ``20260103``."""
     key = re.sub(r"[^0-9A-Za-z]+", "", str(value)).lower()[:20]
-    return key or hashlib.sha1(str(value).encode()).hexdigest()[:8]
+    return key or _short_hash(str(value))
 
 
 def split_table(table: str) -> tuple[str, ...]:
@@ -724,7 +728,10 @@ def _create_stage(conn: Any, target: _Target, partition_column: str, partition_v
     from psycopg import sql
 
     key = partition_key(partition_value)
-    prefix = f"{target.name[:24]}__load_{key}_"
+    # a table's own prefix (a hash of its full name keeps long, similar names apart), within the 63
+    # characters PostgreSQL keeps of a name
+    tag = target.name if len(target.name) <= 26 else target.name[:19] + "_" + _short_hash(target.name)
+    prefix = f"{tag}__load_{key[:16]}_"
     # what an earlier, crashed attempt at this interval left behind (the advisory lock excludes a
     # concurrent one)
     orphans = conn.execute(
@@ -739,7 +746,7 @@ def _create_stage(conn: Any, target: _Target, partition_column: str, partition_v
     stage = _Stage(
         target=target,
         name=prefix + secrets.token_hex(4),
-        live_name=f"{target.name[:40]}_{key}",
+        live_name=f"{tag}_{key}",
         check=f"podium_load_{key}_{secrets.token_hex(4)}",
     )
     conn.execute(
