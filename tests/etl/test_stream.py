@@ -1,4 +1,4 @@
-"""The COPY feed: Parquet -> CSV chunks produced ahead by a bounded background thread."""
+"""The COPY feed: Parquet -> bounded Arrow batches -> CSV, and chunks produced ahead by a bounded thread."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from podium.hooks.warehouse import csv_stream, prefetched
+from podium.hooks.warehouse import arrow_batches, encode_csv, prefetched
 
 
 def test_prefetched_yields_everything_in_order():
@@ -52,8 +52,8 @@ def test_csv_chunks_keep_nulls_and_empty_strings_apart(tmp_path):
                        1.50::DECIMAL(12, 2) AS d
                 FROM range(250001) t(i)) TO '{parquet}' (FORMAT parquet)"""
         )
-    with csv_stream(parquet, ["i", "s", "empty", "missing", "d"], batch_rows=100_000) as (rows, chunks):
-        received = [(n, bytes(chunk)) for n, chunk in chunks]
+    with arrow_batches(parquet, ["i", "s", "empty", "missing", "d"], batch_rows=100_000) as (rows, reader):
+        received = [(batch.num_rows, bytes(encode_csv(batch))) for batch in reader]
     assert rows == 250_001
     assert sum(n for n, _ in received) == 250_001
     assert max(n for n, _ in received) <= 100_000  # bounded chunks, however big the partition

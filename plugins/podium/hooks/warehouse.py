@@ -15,10 +15,11 @@ Connection (default id ``warehouse``):
     ``COPY`` the new ones on one connection, check the count.
 
   Either way all tables of one load commit together, readers never see one table of the interval
-  updated without the others, and a rerun replaces instead of duplicating. Rows travel as CSV: DuckDB
-  reads the Parquet as Arrow batches, Arrow encodes them (without the GIL), 1 MiB-ish chunks go to the
-  server while the next are encoded. Loads of the same table and interval are serialized by an
-  advisory lock.
+  updated without the others, and a rerun replaces instead of duplicating. DuckDB reads the Parquet
+  as bounded Arrow batches; pgpq encodes them in PostgreSQL's binary COPY format when every column's
+  type allows (:func:`copy_format`; the server then parses no text), else Arrow encodes CSV; a batch
+  goes to the server while the next is encoded. Loads of the same table and interval are serialized
+  by an advisory lock.
 * conn_type ``sqlite`` (host = the database file): one transaction of DELETE and batched INSERTs; the
   embedded default of ``make run``, which has no database server.
 
@@ -174,20 +175,6 @@ def encode_csv(batch: Any) -> memoryview:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(batch, sink, write_options=pacsv.WriteOptions(include_header=False))
     return memoryview(sink.getvalue())
-
-
-@contextlib.contextmanager
-def csv_stream(
-    parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
-) -> Iterator[tuple[int, Iterator[tuple[int, memoryview]]]]:
-    """``(rows, chunks)``: ``columns`` of ``parquet`` as headerless CSV, one chunk per record batch.
-
-    Arrow's CSV writer (no GIL) encodes each batch in a background thread, so the server parses one
-    chunk while the next is read and encoded.
-    """
-    with arrow_batches(parquet, columns, memory_limit=memory_limit, batch_rows=batch_rows) as (rows, batches):
-        encoded = ((batch.num_rows, encode_csv(batch)) for batch in iter(batches))
-        yield rows, prefetched(encoded, depth=4)
 
 
 # PostgreSQL type names each of pgpq's wire types may be received as, unchanged in meaning
