@@ -31,6 +31,10 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # dag.test() runs a deferred task's trigger in this process: no executor, so no stale executor
+        # event to wait out (podium.triggers.kubernetes.defer_settle_seconds). The real-scheduler
+        # cluster does not inherit AIRFLOW_* variables and keeps the default.
+        "AIRFLOW__PODIUM__DEFER_SETTLE_SECONDS": "0",
     }
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -152,3 +153,38 @@ def test_scale_waits_count_pods_not_only_the_spec(spec, status, bounds, within) 
     from podium.triggers.kubernetes import _within
 
     assert _within({"spec": {"replicas": spec}, "status": status}, bounds) is within
+
+
+def test_an_event_waits_for_not_before(kube_conn, apps) -> None:
+    """The settle time after a deferral (apache/airflow#72716): a rollout done at once resumes later."""
+    apps.create_namespaced_deployment("default", deployment("web"))
+    started = time.time()
+    event = run_inline(trigger(kube_conn, not_before=started + 4))
+    assert event["status"] == "success"
+    assert time.time() - started >= 4
+    # a wait that takes longer than the settle time is not delayed by it
+    set_image(apps, "web", "nginx:1.28-crash")
+    started = time.time()
+    event = run_inline(trigger(kube_conn, not_before=started - 1))
+    assert event["status"] == "error"
+
+
+def test_a_deferral_holds_its_event_for_the_configured_settle_time(kube_conn, apps, monkeypatch) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from podium.operators.kubernetes import KubernetesRolloutOperator
+
+    monkeypatch.setenv("AIRFLOW__PODIUM__DEFER_SETTLE_SECONDS", "7.5")
+    apps.create_namespaced_deployment("default", deployment("web"))
+    operator = KubernetesRolloutOperator(
+        task_id="rollout",
+        workload="deployment/web",
+        images={"web": "nginx:1.29"},
+        namespace="default",
+        kubernetes_conn_id=kube_conn,
+        deferrable=True,
+    )
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": SimpleNamespace(dag_id="d", run_id="r", task_id="rollout")})
+    assert before + 7.5 <= deferred.value.trigger.not_before <= time.time() + 7.5

@@ -127,6 +127,9 @@ class _KubernetesOperator(BaseOperator):
             carry={"target": target, **carry},
         )
         if self.deferrable:
+            from podium.triggers.kubernetes import defer_settle_seconds
+
+            trigger.not_before = time.time() + defer_settle_seconds()
             self.defer(
                 trigger=trigger, method_name=method_name, timeout=timedelta(seconds=float(self.timeout) + 120)
             )

@@ -58,7 +58,7 @@ class KubernetesRolloutSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from podium.triggers.kubernetes import KubernetesRolloutTrigger
+        from podium.triggers.kubernetes import KubernetesRolloutTrigger, defer_settle_seconds
 
         kind, name, namespace = self._target()
         trigger = KubernetesRolloutTrigger(
@@ -68,6 +68,7 @@ class KubernetesRolloutSensor(BaseSensorOperator):
             kubernetes_conn_id=self.kubernetes_conn_id,
             timeout_at=time.time() + float(self.timeout),
             pod_grace_seconds=float(self.pod_grace_seconds),
+            not_before=time.time() + defer_settle_seconds(),
         )
         self.defer(
             trigger=trigger,

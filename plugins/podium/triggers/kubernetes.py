@@ -166,9 +166,24 @@ async def observe_once(
         return await evaluate(hook, api_client, workload, pod_grace_seconds)
 
 
+def defer_settle_seconds() -> float:
+    """``[podium] defer_settle_seconds`` (default 10): the least time a deferred wait takes.
+
+    Airflow 3.3 fails a deferred task that resumes to RUNNING before the scheduler has drained the
+    executor's success event from the worker that deferred it (apache/airflow#72716, open): the stale
+    event looks like the resumed attempt's process ending. A rollout that completes within seconds
+    of the deferral hits that window on a busy scheduler. Holding the trigger's event until this
+    long after the deferral keeps the resume out of it; a wait that takes longer is not delayed.
+    """
+    from airflow.configuration import conf
+
+    return max(0.0, conf.getfloat("podium", "defer_settle_seconds", fallback=10.0))
+
+
 class KubernetesRolloutTrigger(BaseTrigger):
     """Fires once: success when the rollout completes; error when it fails (naming stuck pods);
-    timeout at ``timeout_at`` (epoch seconds)."""
+    timeout at ``timeout_at`` (epoch seconds). Not before ``not_before`` (epoch seconds), if given:
+    see :func:`defer_settle_seconds`."""
 
     def __init__(
         self,
@@ -182,6 +197,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
         replicas_between: list[int] | None = None,
         recheck_seconds: float = 5.0,
         carry: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -193,6 +209,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
         self.replicas_between = list(replicas_between) if replicas_between else None
         self.recheck_seconds = recheck_seconds
         self.carry = carry  # the caller's state, echoed in the event (plain JSON values only)
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -207,6 +224,7 @@ class KubernetesRolloutTrigger(BaseTrigger):
                 "replicas_between": self.replicas_between,
                 "recheck_seconds": self.recheck_seconds,
                 "carry": self.carry,
+                "not_before": self.not_before,
             },
         )
 
@@ -229,6 +247,11 @@ class KubernetesRolloutTrigger(BaseTrigger):
             )
         except Exception as error:  # a trigger turns every failure into an event
             event = _event("error", f"{type(error).__name__}: {error}", None, **ref)
+        if self.not_before is not None and (hold := self.not_before - time.time()) > 0:
+            self.log.info(
+                "%s/%s: %s; resuming the task in %.1f s", self.kind, self.name, event["status"], hold
+            )
+            await asyncio.sleep(hold)
         yield TriggerEvent({**event, "carry": self.carry})
 
 
