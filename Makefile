@@ -30,11 +30,13 @@ help:
 	@echo "make lint   ruff and mypy        make lock   re-pin requirements.lock"
 	@echo "make bench  run the benchmarks    make clean  remove .venv and .airflow"
 
-# (Re)install only when a requirements file changed. uv when available, else pip.
+# (Re)install only when a requirements file changed. uv when available, else pip. uv compiles the
+# bytecode at install (pip does by default): with PYTHONDONTWRITEBYTECODE set, as on CI machines,
+# every Airflow process (CLI, scheduler, each task) would otherwise compile Airflow from source.
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock
 	@test -x $(PY) || { if [ -n "$(UV)" ]; then $(UV) venv --python $(PYTHON) $(VENV); else $(PYTHON) -m venv $(VENV); fi; }
 	@if [ -n "$(UV)" ]; then \
-	  $(UV) pip install --python $(PY) -r requirements.txt -r requirements-dev.txt -c requirements.lock; \
+	  $(UV) pip install --compile-bytecode --python $(PY) -r requirements.txt -r requirements-dev.txt -c requirements.lock; \
 	else \
 	  $(PY) -m pip install --upgrade --quiet pip && \
 	  $(PY) -m pip install -r requirements.txt -r requirements-dev.txt -c requirements.lock; \

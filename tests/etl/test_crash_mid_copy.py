@@ -14,29 +14,11 @@ import pytest
 
 from etl.crashed_load import DDL
 from etl.expected import table_checksum
+from etl.helpers import orders_parquet
 
 pytestmark = pytest.mark.postgres
 DAY = "2026-01-05"
 HERE = Path(__file__).resolve().parent
-
-
-def orders_parquet(path: Path, rows: int, seed: int) -> Path:
-    """A partition of orders_clean-shaped rows (the version number is baked into the ids)."""
-    import duckdb
-
-    with duckdb.connect() as duck:
-        duck.execute(
-            f"""COPY (
-                SELECT DATE '{DAY}' AS ds, 'v{seed}-' || lpad(i::VARCHAR, 8, '0') AS order_id,
-                       (i % 500 + 1)::INTEGER AS customer_id,
-                       ['amer', 'apac', 'emea', 'latam'][(i % 4 + 1)::INTEGER] AS region,
-                       TIMESTAMP '{DAY}' + to_seconds(i % 86400) AS order_ts,
-                       ((i * 7919 + {seed}) % 50000 / 100)::DECIMAL(12, 2) AS amount,
-                       'placed' AS status, false AS is_late
-                FROM range({rows}) AS t(i)
-            ) TO '{path}' (FORMAT parquet)"""
-        )
-    return path
 
 
 def load(parquet: Path, kind: str) -> dict:
@@ -69,9 +51,9 @@ def test_a_load_killed_mid_copy_leaves_the_previous_partition(kind, etl_connecti
     import psycopg
 
     warehouse = etl_connections
-    previous = orders_parquet(tmp_path / "previous.parquet", 2_000, seed=1)
+    previous = orders_parquet(tmp_path / "previous.parquet", DAY, 2_000, version=1)
     new_rows = 600_000
-    new = orders_parquet(tmp_path / "new.parquet", new_rows, seed=2)
+    new = orders_parquet(tmp_path / "new.parquet", DAY, new_rows, version=2)
     assert load(previous, kind)["orders_clean"] == {"deleted": 0, "loaded": 2_000}
 
     with psycopg.connect(warehouse.dsn, autocommit=True) as conn:

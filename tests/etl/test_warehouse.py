@@ -10,33 +10,13 @@ from pathlib import Path
 import pytest
 
 from etl.expected import table_checksum
+from etl.helpers import orders_parquet as orders
 from podium.exceptions import PermanentError
 
 pytestmark = pytest.mark.postgres
 WAREHOUSE_SQL = Path(__file__).resolve().parents[2] / "include" / "sql" / "etl" / "warehouse"
 PARTITIONED = (WAREHOUSE_SQL / "postgres" / "orders_clean.sql").read_text()
 PLAIN = (WAREHOUSE_SQL / "sqlite" / "orders_clean.sql").read_text()  # the same columns, one plain table
-
-
-def orders(path: Path, day: str, rows: int, version: int, *, bad_row: bool = False) -> Path:
-    """``rows`` orders of ``day``; the version is baked into the ids and amounts."""
-    import duckdb
-
-    with duckdb.connect() as duck:
-        duck.execute(
-            f"""COPY (
-                SELECT DATE '{day}' AS ds, 'v{version}-' || lpad(i::VARCHAR, 8, '0') AS order_id,
-                       (i % 500 + 1)::INTEGER AS customer_id,
-                       ['amer', 'apac', 'emea', 'latam'][(i % 4 + 1)::INTEGER] AS region,
-                       TIMESTAMP '{day}' + to_seconds(i % 86400) AS order_ts,
-                       ((i * 7919 + {version}) % 50000 / 100)::DECIMAL(12, 2) AS amount,
-                       CASE WHEN {str(bad_row).lower()} AND i = {rows} - 7 THEN NULL ELSE 'placed' END
-                           AS status,
-                       false AS is_late
-                FROM range({rows}) AS t(i)
-            ) TO '{path}' (FORMAT parquet)"""
-        )
-    return path
 
 
 def load(parquet: Path, day: str, ddl: str | None = PARTITIONED, *, parallelism: int = 2, extra=()) -> dict:

@@ -84,10 +84,21 @@ def test_optimistic_concurrency(apps) -> None:
     status, response = _error(apps.replace_namespaced_deployment, "occ", "default", body)
     assert (status, response["reason"]) == (409, "Conflict")
     assert "the object has been modified" in response["message"]
-    # with the current resourceVersion the replace goes through
-    current = apps.read_namespaced_deployment("occ", "default")
-    body["metadata"]["resourceVersion"] = current.metadata.resource_version
-    assert apps.replace_namespaced_deployment("occ", "default", body).spec.replicas == 7
+    # with the current resourceVersion the replace goes through. The deployment controller writes the
+    # object's status meanwhile, which moves the resourceVersion too: like client-go's
+    # RetryOnConflict, read again and retry on a conflict.
+    from kubernetes.client.exceptions import ApiException
+
+    for attempt in range(10):
+        current = apps.read_namespaced_deployment("occ", "default")
+        body["metadata"]["resourceVersion"] = current.metadata.resource_version
+        try:
+            replaced = apps.replace_namespaced_deployment("occ", "default", body)
+            break
+        except ApiException as error:
+            if error.status != 409 or attempt == 9:
+                raise
+    assert replaced.spec.replicas == 7
     assert stale["spec"]["replicas"] == 3
 
 
