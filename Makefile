@@ -50,8 +50,8 @@ run: install
 
 # One process by default (what CI runs). PYTEST_WORKERS=2 uses two pytest-xdist workers: the
 # real-scheduler cluster tests on one (tests/conftest.py groups them), everything else on the other;
-# faster (about 11.5 instead of 17.5 min on 2 cores) but the cluster tests then share the CPU, and
-# one of their timing-sensitive checks failed once that way.
+# faster (about 11.5 instead of 16.5 min on 2 cores), but the cluster tests then share the CPU, and
+# one run in three failed that way (see README, "Tests").
 PYTEST_WORKERS ?= 0
 XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
 
