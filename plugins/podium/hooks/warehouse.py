@@ -406,9 +406,9 @@ class WarehouseHook(BaseHook):
     def _parallel_copy(self, load: TableLoad, stage: _Stage, types: Mapping[str, str]) -> tuple[int, int]:
         """COPY ``load``'s rows into the stage table over ``copy_parallelism`` connections.
 
-        Each connection's thread takes the next Arrow batch, encodes it (pgpq and Arrow release the
-        GIL, as does the socket, so the threads encode and send at once) and sends it; at the end each
-        commits its share (the table is nobody's partition yet). Returns ``(rows COPYed, rows in the
+        Each connection's thread takes the next Arrow batch, encodes it and sends it (a thread waiting
+        on its socket lets another encode); at the end each commits its share (the table is nobody's
+        partition yet). Returns ``(rows COPYed, rows in the
         Parquet)``.
         """
         assert load.columns is not None
