@@ -689,11 +689,6 @@ def _exchange(conn: Any, stage: _Stage, partition_column: str, partition_value: 
     return {"deleted": deleted, "loaded": stage.loaded}
 
 
-def _then(items: Iterator[T], sentinels: int) -> Iterator[T | None]:
-    yield from items
-    yield from [None] * sentinels
-
-
 def _rollback(conn: Any) -> None:
     with contextlib.suppress(Exception):
         conn.rollback()
