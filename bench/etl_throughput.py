@@ -273,7 +273,10 @@ def export_final_rows(lake: Path, out: Path) -> tuple[Path, Path]:
     with duckdb.connect() as duck:
         for table in ("orders_clean", "daily_revenue"):
             target = out / f"{table}.csv"
-            source = staging / f"{table}.parquet"
+            # orders_clean is bucketed: a folder of Parquet files
+            source = (
+                staging / table / "*.parquet" if (staging / table).is_dir() else staging / f"{table}.parquet"
+            )
             duck.execute(
                 f"COPY (SELECT * FROM read_parquet('{source}', hive_partitioning = false)) "
                 f"TO '{target}' (FORMAT csv, HEADER false)"

@@ -168,30 +168,40 @@ tables.
             "daily_revenue": "etl/daily_revenue.sql",
         },
         staging=STAGING,
+        # the dedupe's working set is a bucket of orders, whatever the day's size: memory stays flat
+        bucket_by={"raw_orders": "order_id"},
+        bucketed=["orders_clean"],
+        rows_per_bucket=1_000_000,
     )
     gate = DataQualityOperator(
         task_id="quality_gate",
         tables={
-            name: f"{STAGING}/{name}.parquet"
-            for name in ("raw_orders", "orders_clean", "orders_quarantine", "daily_revenue")
+            "raw_orders": f"{STAGING}/raw_orders.parquet",
+            "orders_clean": f"{STAGING}/orders_clean",  # bucketed: a folder of Parquet files
+            "orders_quarantine": f"{STAGING}/orders_quarantine.parquet",
+            "daily_revenue": f"{STAGING}/daily_revenue.parquet",
         },
         checks=CHECKS,
     )
     load_lake = LakePartitionOperator(
         task_id="load_lake",
         partitions=[
-            {"partition": f"curated/{table}/date={DS}", "sources": [f"{STAGING}/{table}.parquet"]}
-            for table in ("orders_clean", "daily_revenue")
-        ]
-        + [
-            {"partition": f"quarantine/orders/date={DS}", "sources": [f"{STAGING}/orders_quarantine.parquet"]}
+            {"partition": f"curated/orders_clean/date={DS}", "sources": [f"{STAGING}/orders_clean"]},
+            {
+                "partition": f"curated/daily_revenue/date={DS}",
+                "sources": [f"{STAGING}/daily_revenue.parquet"],
+            },
+            {
+                "partition": f"quarantine/orders/date={DS}",
+                "sources": [f"{STAGING}/orders_quarantine.parquet"],
+            },
         ],
     )
     load_warehouse = WarehouseLoadOperator(
         task_id="load_warehouse",
         tables={
             "orders_clean": {
-                "source": f"{STAGING}/orders_clean.parquet",
+                "source": f"{STAGING}/orders_clean",
                 "ddl": {
                     "postgres": "etl/warehouse/postgres/orders_clean.sql",
                     "sqlite": "etl/warehouse/sqlite/orders_clean.sql",

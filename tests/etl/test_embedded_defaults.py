@@ -57,7 +57,7 @@ def test_orders_daily_runs_on_the_embedded_defaults(embedded, tmp_path, airflow_
     # reloading the day's staged rows replaces them: same rows, no duplicates
     staged = tmp_path / "lake" / "_staging" / "orders_daily" / f"date={DAY}"
     result = WarehouseHook().replace_partition(
-        loads=[TableLoad("orders_clean", staged / "orders_clean.parquet")],
+        loads=[TableLoad("orders_clean", staged / "orders_clean")],  # bucketed: a folder
         partition_column="ds",
         partition_value=str(DAY),
     )

@@ -319,3 +319,18 @@ def test_long_table_names_keep_their_partitions_apart(etl_connections, tmp_path)
         assert len({child for _, child in children}) == 2
         assert all(len(child) <= 63 and child.endswith("_20260105") for _, child in children)
         assert leftovers(conn) == []
+
+
+def test_the_load_operator_hands_its_copy_settings_to_the_hook():
+    from podium.operators.etl import WarehouseLoadOperator
+
+    def operator(**kwargs):
+        return WarehouseLoadOperator(
+            task_id="load", tables={"t": {"source": "t.parquet"}}, partition_column="ds",
+            partition_value="2026-01-05", **kwargs,
+        )  # fmt: skip
+
+    hook = operator(copy_parallelism=3, binary_copy=False, warehouse_conn_id="dwh").hook()
+    assert (hook.warehouse_conn_id, hook.copy_parallelism, hook.binary_copy) == ("dwh", 3, False)
+    hook = operator().hook()
+    assert (hook.warehouse_conn_id, hook.copy_parallelism, hook.binary_copy) == ("warehouse", 2, True)

@@ -114,20 +114,32 @@ class LakeHook(BaseHook):
             ObjectStoragePath(f"file://{local_file}").copy(path)
         return path
 
-    def replace_dir(self, local_dir: Path, relative: str) -> ObjectStoragePath:
-        """Replace the folder ``relative`` (a partition) by the files of ``local_dir``."""
+    def replace_dir(self, local_dir: Path, relative: str, *, move: bool = False) -> ObjectStoragePath:
+        """Replace the folder ``relative`` (a partition) by the files of ``local_dir``.
+
+        ``move``: the caller is done with ``local_dir``; on a local lake on the same file system it is
+        renamed into place instead of copied.
+        """
         target = self.path(relative)
         local = self.local(target)
         token = uuid.uuid4().hex[:12]
         if local is not None:
             local.parent.mkdir(parents=True, exist_ok=True)
             staged = local.with_name(f".tmp-{token}-{local.name}")
-            shutil.copytree(local_dir, staged)
+            try:
+                if not move:
+                    raise OSError("copy asked for")
+                os.rename(local_dir, staged)
+            except OSError:  # another file system (EXDEV), or a copy was asked for
+                shutil.copytree(local_dir, staged)
             old = local.with_name(f".old-{token}-{local.name}")
             if local.exists():
                 os.rename(local, old)
             os.rename(staged, local)
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            elif old.exists():
+                old.unlink()
             return target
         staged_remote = target.parent / f".tmp-{token}-{target.name}"
         for child in sorted(local_dir.iterdir()):

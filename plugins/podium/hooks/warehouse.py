@@ -92,13 +92,13 @@ def _source(parquet: Path) -> str:
 
 
 def parquet_columns(parquet: Path) -> list[str]:
-    import duckdb
+    """The column names of a Parquet file, or of the first file of a folder of them (its footer only)."""
+    import pyarrow.parquet as pq
 
-    with duckdb.connect() as duck:
-        rows = duck.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [_source(parquet)]
-        ).fetchall()
-    return [row[0] for row in rows]
+    first = min(parquet.glob("*.parquet"), default=None) if parquet.is_dir() else parquet
+    if first is None or not first.exists():
+        raise PermanentError(f"no Parquet file at {parquet}")
+    return list(pq.read_schema(first).names)
 
 
 def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
@@ -417,12 +417,15 @@ class WarehouseHook(BaseHook):
         stop = threading.Event()
         lock = threading.Lock()
 
-        with arrow_batches(load.parquet, load.columns, batch_rows=50_000) as (expected, reader):
+        batch_rows = 50_000
+        with arrow_batches(load.parquet, load.columns, batch_rows=batch_rows) as (expected, reader):
             fmt = _chosen_format(load.table, reader.schema, types, binary=self.binary_copy)
             copy_sql = _copy_sql(stage.qualified, load.columns, fmt)
+            # no more connections than batches: a small table goes over one
+            parallelism = max(1, min(self.copy_parallelism, -(-expected // batch_rows)))
             batches = iter(reader)
             progress = Progress(
-                log, f"COPY into {load.table} ({fmt.option}, {self.copy_parallelism} connections)",
+                log, f"COPY into {load.table} ({fmt.option}, {parallelism} connection(s))",
                 total_rows=expected,
             )  # fmt: skip
 
@@ -458,7 +461,7 @@ class WarehouseHook(BaseHook):
             conns: list[Any] = []
             threads: list[threading.Thread] = []
             try:
-                for index in range(self.copy_parallelism):
+                for index in range(parallelism):
                     conns.append(self._pg_connect())
                     threads.append(
                         threading.Thread(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
 
     from podium.hooks.lake import LakeHook
+    from podium.hooks.warehouse import WarehouseHook
 
 log = logging.getLogger(__name__)
 FORMATS = ("csv", "jsonl", "parquet")
@@ -408,11 +409,23 @@ class DuckDBTransformOperator(_LakeOperator):
     outputs after it. SQL files are Jinja templates (data interval, params...) found on the DAG's
     template search path.
 
+    **Buckets** bound memory by the bucket, not the partition. The rows of the ``bucket_by`` inputs
+    are split by a hash of their key into ``ceil(rows / rows_per_bucket)`` buckets; each output in
+    ``bucketed`` is computed one bucket at a time, its SQL seeing only that bucket's rows of those
+    inputs (other inputs whole), and written as the folder ``<staging>/<name>/`` of one Parquet file
+    per bucket. Correct for SQL that works row by row or groups, partitions or joins by the key (a
+    dedupe by ``order_id`` with the key ``order_id``); not for an aggregate over all rows, which
+    belongs in a later, unbucketed output reading the bucketed one. The same rows give the same
+    buckets and files, so reruns write identical bytes.
+
     :param inputs: name -> path under the lake root, or ``include:<path>`` for a file in include/
         (CSV, JSON lines or Parquet, file or folder) (templated)
     :param views: name -> SQL or ``.sql`` file, in order (templated)
     :param outputs: name -> SQL or ``.sql`` file, in order (templated)
     :param staging: the folder of the outputs, under the lake root (templated)
+    :param bucket_by: input name -> key (a SQL expression over its columns)
+    :param bucketed: outputs computed bucket by bucket
+    :param rows_per_bucket: rows of the largest ``bucket_by`` input per bucket
     """
 
     template_fields: Sequence[str] = ("inputs", "views", "outputs", "staging")
@@ -425,6 +438,9 @@ class DuckDBTransformOperator(_LakeOperator):
         outputs: Mapping[str, str],
         staging: str,
         views: Mapping[str, str] | None = None,
+        bucket_by: Mapping[str, str] | None = None,
+        bucketed: Sequence[str] = (),
+        rows_per_bucket: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -432,6 +448,23 @@ class DuckDBTransformOperator(_LakeOperator):
         self.views = dict(views or {})
         self.outputs = dict(outputs)
         self.staging = staging
+        self.bucket_by = dict(bucket_by or {})
+        self.bucketed = list(bucketed)
+        self.rows_per_bucket = rows_per_bucket
+        if bool(self.bucket_by) != bool(self.bucketed):
+            raise ValueError(
+                "bucket_by and bucketed go together: the inputs to split and the outputs to split"
+            )
+        if unknown := sorted(set(self.bucket_by) - set(self.inputs)):
+            raise ValueError(
+                f"bucket_by names no input: {', '.join(unknown)} (inputs: {', '.join(self.inputs)})"
+            )
+        if unknown := sorted(set(self.bucketed) - set(self.outputs)):
+            raise ValueError(
+                f"bucketed names no output: {', '.join(unknown)} (outputs: {', '.join(self.outputs)})"
+            )
+        if rows_per_bucket < 1:
+            raise ValueError(f"rows_per_bucket must be at least 1, got {rows_per_bucket}")
 
     def execute(self, context: Context) -> dict[str, int]:
         lake = self.lake()
@@ -439,25 +472,66 @@ class DuckDBTransformOperator(_LakeOperator):
         with tempfile.TemporaryDirectory(prefix="podium-transform-") as tmp, contextlib.ExitStack() as stack:
             work = Path(tmp)
             with duckdb_connect(self.memory_limit, work / "spill") as duck:
+                readers: dict[str, str] = {}
                 for name, path in self.inputs.items():
                     local = stack.enter_context(self.resolve_input(lake, path))
-                    duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(local)}')
+                    readers[name] = reader_sql(local)
+                    duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {readers[name]}')
                 for name, sql in self.views.items():
                     duck.execute(f'CREATE VIEW "{name}" AS {sql}')
+                buckets = self._buckets(duck)
                 for name, sql in self.outputs.items():
-                    out = work / f"{name}.parquet"
                     progress = Progress(log, f"transform {name}")
-                    with duckdb_progress(duck, f"transform {name}"):
-                        duck.execute(f"COPY ({sql}) TO {_sql_str(out)} (FORMAT parquet)")
+                    if name in self.bucketed:
+                        out = work / name
+                        out.mkdir()
+                        for index in range(buckets):
+                            self._select_bucket(duck, readers, index, buckets)
+                            step = f"transform {name}, bucket {index + 1} of {buckets}"
+                            with duckdb_progress(duck, step):
+                                duck.execute(
+                                    f"COPY ({sql}) TO {_sql_str(out / f'part-{index:05d}.parquet')} "
+                                    "(FORMAT parquet)"
+                                )
+                        self._select_bucket(duck, readers, None, buckets)
+                    else:
+                        out = work / f"{name}.parquet"
+                        with duckdb_progress(duck, f"transform {name}"):
+                            duck.execute(f"COPY ({sql}) TO {_sql_str(out)} (FORMAT parquet)")
                     duck.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {reader_sql(out, "parquet")}')
                     counts[name] = _rows(duck, f'"{name}"')
-                    progress.add(rows=counts[name], nbytes=out.stat().st_size)
+                    nbytes = (
+                        sum(f.stat().st_size for f in out.iterdir()) if out.is_dir() else out.stat().st_size
+                    )
+                    progress.add(rows=counts[name], nbytes=nbytes)
                     progress.done()
+            staging = self.staging.rstrip("/")
             for name in self.outputs:
-                lake.put_file(
-                    work / f"{name}.parquet", f"{self.staging.rstrip('/')}/{name}.parquet", move=True
-                )
+                if name in self.bucketed:
+                    lake.replace_dir(work / name, f"{staging}/{name}", move=True)
+                else:
+                    lake.put_file(work / f"{name}.parquet", f"{staging}/{name}.parquet", move=True)
         return counts
+
+    def _buckets(self, duck: Any) -> int:
+        """How many buckets the ``bucket_by`` inputs are split into (1: none)."""
+        if not self.bucket_by:
+            return 1
+        rows = max(_rows(duck, f'"{name}"') for name in self.bucket_by)
+        buckets = max(1, -(-rows // self.rows_per_bucket))
+        if buckets > 1:
+            log.info(
+                "transform: %d rows in %d buckets of at most about %d", rows, buckets, self.rows_per_bucket
+            )
+        return buckets
+
+    def _select_bucket(self, duck: Any, readers: Mapping[str, str], index: int | None, buckets: int) -> None:
+        """Point each ``bucket_by`` input's view at bucket ``index`` of ``buckets`` (None: all rows)."""
+        if buckets == 1:
+            return
+        for name, key in self.bucket_by.items():
+            where = f" WHERE hash({key}) % {buckets} = {index}" if index is not None else ""
+            duck.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {readers[name]}{where}')
 
 
 class DataQualityOperator(_LakeOperator):
@@ -550,12 +624,17 @@ class LakePartitionOperator(_LakeOperator):
             with tempfile.TemporaryDirectory(prefix="podium-partition-") as tmp:
                 folder = Path(tmp) / "partition"
                 folder.mkdir()
-                for index, source in enumerate(sources):
+                files = 0
+                for source in sources:
+                    # a staged file, or a folder of them (a bucketed output): its files in name order
                     with lake.readable(source) as local:
-                        shutil.copyfile(local, folder / f"part-{index:05d}{local.suffix}")
-                target = lake.replace_dir(folder, partition)
-            log.info("replaced partition %s with %d file(s)", target, len(sources))
-            done[partition] = len(sources)
+                        for each in sorted(local.iterdir()) if local.is_dir() else [local]:
+                            if each.is_file() and not each.name.startswith("."):
+                                shutil.copyfile(each, folder / f"part-{files:05d}{each.suffix}")
+                                files += 1
+                target = lake.replace_dir(folder, partition, move=True)
+            log.info("replaced partition %s with %d file(s)", target, files)
+            done[partition] = files
         self.annotate_outlets(context, {"partitions": list(done)})
         return done
 
@@ -605,8 +684,17 @@ class WarehouseLoadOperator(_LakeOperator):
         self.partition_value = partition_value
         self.warehouse_conn_id = warehouse_conn_id
 
+    def hook(self) -> WarehouseHook:
+        from podium.hooks.warehouse import WarehouseHook
+
+        return WarehouseHook(
+            warehouse_conn_id=self.warehouse_conn_id,
+            copy_parallelism=self.copy_parallelism,
+            binary_copy=self.binary_copy,
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
-        from podium.hooks.warehouse import TableLoad, WarehouseHook
+        from podium.hooks.warehouse import TableLoad
 
         lake = self.lake()
         with contextlib.ExitStack() as stack:
@@ -618,10 +706,7 @@ class WarehouseLoadOperator(_LakeOperator):
                 )
                 for table, spec in self.tables.items()
             ]
-            hook = WarehouseHook(
-                warehouse_conn_id=self.warehouse_conn_id, copy_parallelism=self.copy_parallelism
-            )
-            result = hook.replace_partition(
+            result = self.hook().replace_partition(
                 loads=loads, partition_column=self.partition_column, partition_value=self.partition_value
             )
         self.annotate_outlets(
