@@ -92,13 +92,16 @@ def _source(parquet: Path) -> str:
 
 
 def parquet_columns(parquet: Path) -> list[str]:
-    """The column names of a Parquet file, or of the first file of a folder of them (its footer only)."""
-    import pyarrow.parquet as pq
+    """The column names of a Parquet file, or of the files of a folder of them."""
+    import duckdb  # already imported by the steps before a load; pyarrow.parquet would cost 0.15 s more
 
-    first = min(parquet.glob("*.parquet"), default=None) if parquet.is_dir() else parquet
-    if first is None or not first.exists():
+    if parquet.is_dir() and not any(parquet.glob("*.parquet")):
         raise PermanentError(f"no Parquet file at {parquet}")
-    return list(pq.read_schema(first).names)
+    with duckdb.connect() as duck:
+        rows = duck.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [_source(parquet)]
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
