@@ -182,6 +182,9 @@ tables.
             "daily_revenue": f"{STAGING}/daily_revenue.parquet",
         },
         checks=CHECKS,
+        # unique and reconcile hash every order_id of the day: past this, DuckDB spills them to disk
+        # (a little slower) instead of holding memory that grows with the day
+        memory_limit="192MB",
     )
     load_lake = LakePartitionOperator(
         task_id="load_lake",

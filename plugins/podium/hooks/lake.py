@@ -101,12 +101,7 @@ class LakeHook(BaseHook):
         if local is not None:
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(f".tmp-{uuid.uuid4().hex}-{local.name}")
-            try:
-                if not move:
-                    raise OSError("copy asked for")
-                os.rename(local_file, tmp)
-            except OSError:  # another file system (EXDEV), or a copy was asked for
-                shutil.copyfile(local_file, tmp)
+            _place(local_file, tmp, move=move)
             os.replace(tmp, local)
         else:
             from airflow.sdk import ObjectStoragePath
@@ -126,12 +121,7 @@ class LakeHook(BaseHook):
         if local is not None:
             local.parent.mkdir(parents=True, exist_ok=True)
             staged = local.with_name(f".tmp-{token}-{local.name}")
-            try:
-                if not move:
-                    raise OSError("copy asked for")
-                os.rename(local_dir, staged)
-            except OSError:  # another file system (EXDEV), or a copy was asked for
-                shutil.copytree(local_dir, staged)
+            _place(local_dir, staged, move=move)
             old = local.with_name(f".old-{token}-{local.name}")
             if local.exists():
                 os.rename(local, old)
@@ -151,3 +141,18 @@ class LakeHook(BaseHook):
             new_object.copy(target / new_object.name)
             new_object.unlink()
         return target
+
+
+def _place(source: Path, target: Path, *, move: bool) -> None:
+    """Put the file or folder ``source`` at the new path ``target``: renamed when ``move`` allows and
+    both are on one file system, else copied."""
+    if move:
+        try:
+            os.rename(source, target)
+            return
+        except OSError:  # another file system (EXDEV)
+            pass
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)

@@ -149,7 +149,7 @@ def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
 
 @contextlib.contextmanager
 def arrow_batches(
-    parquet: Path, columns: Sequence[str], *, memory_limit: str = "192MB", batch_rows: int = 100_000
+    parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
 ) -> Iterator[tuple[int, Any]]:
     """``(rows, reader)``: ``columns`` of ``parquet`` as a pyarrow RecordBatchReader of ``batch_rows``.
 
@@ -550,7 +550,7 @@ class WarehouseHook(BaseHook):
                     f'DELETE FROM {quoted} WHERE "{partition_column}" = ?', (str(partition_value),)
                 ).rowcount
                 progress = Progress(log, f"INSERT into {load.table}")
-                with duckdb.connect(config={"memory_limit": "192MB"}) as duck:
+                with duckdb.connect(config={"memory_limit": "512MB"}) as duck:
                     result = duck.execute(
                         f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false)",
                         [_source(load.parquet)],

@@ -135,7 +135,7 @@ def _rows(duck: Any, sql: str) -> int:
 class _LakeOperator(BaseOperator):
     """What the ETL operators share: the lake connection and DuckDB's memory limit."""
 
-    def __init__(self, *, lake_conn_id: str = "lake", memory_limit: str = "192MB", **kwargs: Any) -> None:
+    def __init__(self, *, lake_conn_id: str = "lake", memory_limit: str = "512MB", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lake_conn_id = lake_conn_id
         self.memory_limit = memory_limit
