@@ -157,6 +157,8 @@ tables.
         source_format="csv",
         all_text=True,
         staging=f"{STAGING}/raw_orders.parquet",
+        # a stream from CSV to Parquet: DuckDB would only cache more
+        memory_limit="256MB",
     )
     transform = DuckDBTransformOperator(
         task_id="transform",

@@ -66,8 +66,8 @@ def test_bucketed_output_has_the_rows_of_one_pass_in_a_file_per_bucket(events, l
     assert len(unbucketed) == whole["latest"] == 5000
     assert all(version == 0 for _, version, _ in unbucketed)
 
-    # 5,000 + 2 * 715 = 6,430 rows in buckets of at most about 2,000: 4 buckets
-    bucketed: dict = {"bucket_by": {"events": "id"}, "bucketed": ["latest"], "rows_per_bucket": 2000}
+    # 5,000 + 2 * 715 = 6,430 rows in buckets of about 1,600: 4 buckets
+    bucketed: dict = {"bucket_by": {"events": "id"}, "bucketed": ["latest"], "rows_per_bucket": 1600}
     state, counts = run_task(lambda: transform(**bucketed))
     assert state == "success"
     folder = lake / STAGING / "latest"
@@ -113,7 +113,10 @@ def digests_of(files: list[Path]) -> list[str]:
 
 
 def test_one_bucket_when_the_rows_fit(events, lake, airflow_db):
-    state, _ = run_task(lambda: transform(bucket_by={"events": "id"}, bucketed=["latest"]))
+    # 6,430 rows, about 5,000 a bucket: the nearest count is one bucket
+    state, _ = run_task(
+        lambda: transform(bucket_by={"events": "id"}, bucketed=["latest"], rows_per_bucket=5000)
+    )
     assert state == "success"
     assert [p.name for p in (lake / STAGING / "latest").iterdir()] == ["part-00000.parquet"]
     assert len(read_parquet(lake / STAGING / "latest")) == 5000

@@ -410,8 +410,9 @@ class DuckDBTransformOperator(_LakeOperator):
     template search path.
 
     **Buckets** bound memory by the bucket, not the partition. The rows of the ``bucket_by`` inputs
-    are split by a hash of their key into ``ceil(rows / rows_per_bucket)`` buckets; each output in
-    ``bucketed`` is computed one bucket at a time, its SQL seeing only that bucket's rows of those
+    are split by a hash of their key into ``round(rows / rows_per_bucket)`` buckets (at least one);
+    each output in ``bucketed`` is computed one bucket at a time, its SQL seeing only that bucket's
+    rows of those
     inputs (other inputs whole), and written as the folder ``<staging>/<name>/`` of one Parquet file
     per bucket. Correct for SQL that works row by row or groups, partitions or joins by the key (a
     dedupe by ``order_id`` with the key ``order_id``); not for an aggregate over all rows, which
@@ -425,7 +426,8 @@ class DuckDBTransformOperator(_LakeOperator):
     :param staging: the folder of the outputs, under the lake root (templated)
     :param bucket_by: input name -> key (a SQL expression over its columns)
     :param bucketed: outputs computed bucket by bucket
-    :param rows_per_bucket: rows of the largest ``bucket_by`` input per bucket
+    :param rows_per_bucket: rows of the largest ``bucket_by`` input per bucket, about: from two
+        buckets on each holds 3/4 to 5/4 of it, and a single bucket up to 3/2 of it
     """
 
     template_fields: Sequence[str] = ("inputs", "views", "outputs", "staging")
@@ -518,11 +520,11 @@ class DuckDBTransformOperator(_LakeOperator):
         if not self.bucket_by:
             return 1
         rows = max(_rows(duck, f'"{name}"') for name in self.bucket_by)
-        buckets = max(1, -(-rows // self.rows_per_bucket))
+        # the count nearest to rows_per_bucket rows each: from two buckets on each holds 3/4 to 5/4
+        # of it, and a single bucket up to 3/2 of it
+        buckets = max(1, int(rows / self.rows_per_bucket + 0.5))
         if buckets > 1:
-            log.info(
-                "transform: %d rows in %d buckets of at most about %d", rows, buckets, self.rows_per_bucket
-            )
+            log.info("transform: %d rows in %d buckets of about %d", rows, buckets, rows // buckets)
         return buckets
 
     def _select_bucket(self, duck: Any, readers: Mapping[str, str], index: int | None, buckets: int) -> None:
