@@ -410,14 +410,14 @@ class DuckDBTransformOperator(_LakeOperator):
     template search path.
 
     **Buckets** bound memory by the bucket, not the partition. The rows of the ``bucket_by`` inputs
-    are split by a hash of their key into ``round(rows / rows_per_bucket)`` buckets (at least one);
-    each output in ``bucketed`` is computed one bucket at a time, its SQL seeing only that bucket's
-    rows of those
-    inputs (other inputs whole), and written as the folder ``<staging>/<name>/`` of one Parquet file
-    per bucket. Correct for SQL that works row by row or groups, partitions or joins by the key (a
-    dedupe by ``order_id`` with the key ``order_id``); not for an aggregate over all rows, which
-    belongs in a later, unbucketed output reading the bucketed one. The same rows give the same
-    buckets and files, so reruns write identical bytes.
+    are split by a hash of their key into ``round(rows / rows_per_bucket)`` buckets (at least one).
+    Each output in ``bucketed`` is computed one bucket at a time, its SQL seeing only that bucket's
+    rows of those inputs (other inputs whole), and is written as the folder ``<staging>/<name>/`` of
+    one Parquet file per bucket. Correct for SQL that works row by row or groups, partitions or joins
+    by the key (a dedupe by ``order_id`` with the key ``order_id``); not for an aggregate over all
+    rows, which belongs in a later, unbucketed output reading the bucketed one. The same rows give
+    the same buckets and files, so reruns write identical bytes. Each bucket reads the bucketed
+    inputs once: for very large days raise ``rows_per_bucket`` (and ``memory_limit``).
 
     :param inputs: name -> path under the lake root, or ``include:<path>`` for a file in include/
         (CSV, JSON lines or Parquet, file or folder) (templated)
