@@ -293,17 +293,16 @@ def export_final_rows(lake: Path, out: Path) -> tuple[Path, Path]:
     """podium's staged final rows as CSV, in table column order, for the raw COPY floor."""
     import duckdb
 
+    from podium.operators.etl import reader_sql
+
     staging = lake / "_staging" / "orders_daily" / f"date={DAY}"
     paths = []
     with duckdb.connect() as duck:
-        for table in ("orders_clean", "daily_revenue"):
+        # as dags/orders_daily.py stages them: orders_clean is bucketed, a folder of Parquet files
+        for table, staged in (("orders_clean", "orders_clean"), ("daily_revenue", "daily_revenue.parquet")):
             target = out / f"{table}.csv"
-            # orders_clean is bucketed: a folder of Parquet files
-            source = (
-                staging / table / "*.parquet" if (staging / table).is_dir() else staging / f"{table}.parquet"
-            )
             duck.execute(
-                f"COPY (SELECT * FROM read_parquet('{source}', hive_partitioning = false)) "
+                f"COPY (SELECT * FROM {reader_sql(staging / staged, 'parquet')}) "
                 f"TO '{target}' (FORMAT csv, HEADER false)"
             )
             paths.append(target)
