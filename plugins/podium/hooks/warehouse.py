@@ -91,17 +91,31 @@ def _source(parquet: Path) -> str:
     return str(parquet / "*.parquet") if parquet.is_dir() else str(parquet)
 
 
-def parquet_columns(parquet: Path) -> list[str]:
-    """The column names of a Parquet file, or of the files of a folder of them."""
-    import duckdb  # already imported by the steps before a load; pyarrow.parquet would cost 0.15 s more
-
+def parquet_columns(parquet: Path, duck: Any = None) -> list[str]:
+    """The column names of a Parquet file, or of the files of a folder of them (``duck``: a DuckDB
+    connection to use, else a new one)."""
     if parquet.is_dir() and not any(parquet.glob("*.parquet")):
         raise PermanentError(f"no Parquet file at {parquet}")
-    with duckdb.connect() as duck:
-        rows = duck.execute(
+    with _duck(duck) as con:
+        rows = con.execute(
             "DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false)", [_source(parquet)]
         ).fetchall()
     return [row[0] for row in rows]
+
+
+@contextlib.contextmanager
+def _duck(duck: Any = None, memory_limit: str = "512MB") -> Iterator[Any]:
+    """``duck`` itself (the caller's DuckDB connection), or a new connection closed on exit.
+
+    A load opens one for all its reads: a DuckDB connection takes about 15 ms to open.
+    """
+    if duck is not None:
+        yield duck
+        return
+    import duckdb  # already imported by the steps before a load; pyarrow.parquet would cost 0.15 s more
+
+    with duckdb.connect(config={"memory_limit": memory_limit}) as con:
+        yield con
 
 
 def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
@@ -149,22 +163,26 @@ def prefetched(items: Iterator[T], *, depth: int) -> Iterator[T]:
 
 @contextlib.contextmanager
 def arrow_batches(
-    parquet: Path, columns: Sequence[str], *, memory_limit: str = "512MB", batch_rows: int = 100_000
+    parquet: Path,
+    columns: Sequence[str],
+    *,
+    memory_limit: str = "512MB",
+    batch_rows: int = 100_000,
+    duck: Any = None,
 ) -> Iterator[tuple[int, Any]]:
     """``(rows, reader)``: ``columns`` of ``parquet`` as a pyarrow RecordBatchReader of ``batch_rows``.
 
     DuckDB reads the Parquet in parallel under its memory limit and hands batches over as they are
-    pulled, so memory stays at a few batches whatever the partition's size.
+    pulled, so memory stays at a few batches whatever the partition's size. ``duck``: the DuckDB
+    connection to read with (it runs nothing else until the reader is done), else a new one.
     """
-    import duckdb
-
     source = _source(parquet).replace("'", "''")
     cols = ", ".join(f'"{c}"' for c in columns)
-    with duckdb.connect(config={"memory_limit": memory_limit}) as duck:
-        row = duck.execute(
+    with _duck(duck, memory_limit) as con:
+        row = con.execute(
             f"SELECT count(*) FROM read_parquet('{source}', hive_partitioning = false)"
         ).fetchall()
-        reader = duck.sql(
+        reader = con.sql(
             f"SELECT {cols} FROM read_parquet('{source}', hive_partitioning = false)"
         ).to_arrow_reader(batch_rows)
         yield (int(row[0][0]) if row else 0), reader
@@ -303,18 +321,20 @@ class WarehouseHook(BaseHook):
             split_table(load.table)
         if not _IDENT.match(partition_column):
             raise PermanentError(f"partition_column must be a plain identifier, got {partition_column!r}")
-        loads = [
-            load if load.columns else replace(load, columns=tuple(parquet_columns(load.parquet)))
-            for load in loads
-        ]
         conn_type = self.get_connection(self.warehouse_conn_id).conn_type
-        if conn_type == "postgres":
-            return self._postgres(loads, partition_column, partition_value)
-        if conn_type == "sqlite":
-            return self._sqlite(loads, partition_column, partition_value)
-        raise PermanentError(
-            f"connection {self.warehouse_conn_id!r}: conn_type {conn_type!r} is not supported"
-        )
+        if conn_type not in ("postgres", "sqlite"):
+            raise PermanentError(
+                f"connection {self.warehouse_conn_id!r}: conn_type {conn_type!r} is not supported"
+            )
+        # one DuckDB connection reads every table's Parquet, one table after the other
+        with _duck() as duck:
+            loads = [
+                load if load.columns else replace(load, columns=tuple(parquet_columns(load.parquet, duck)))
+                for load in loads
+            ]
+            if conn_type == "postgres":
+                return self._postgres(loads, partition_column, partition_value, duck)
+            return self._sqlite(loads, partition_column, partition_value, duck)
 
     # -- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -329,7 +349,7 @@ class WarehouseHook(BaseHook):
         return conn
 
     def _postgres(
-        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any
+        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any, duck: Any
     ) -> dict[str, dict[str, int]]:
         import psycopg
 
@@ -357,7 +377,7 @@ class WarehouseHook(BaseHook):
                     )
                     types = target_types(conn, target.qualified)
                     conn.commit()
-                    self._fill(load, stage, types, partition_column, partition_value)
+                    self._fill(load, stage, types, partition_column, partition_value, duck)
             # the swap: every table's interval in one transaction
             for load in loads:
                 if load.table in staged:
@@ -365,7 +385,7 @@ class WarehouseHook(BaseHook):
                         conn, staged[load.table], partition_column, partition_value
                     )
                 else:
-                    results[load.table] = self._copy_one(conn, load, partition_column, partition_value)
+                    results[load.table] = self._copy_one(conn, load, partition_column, partition_value, duck)
             conn.commit()
             committed = True
         except psycopg.OperationalError as error:
@@ -398,15 +418,18 @@ class WarehouseHook(BaseHook):
         types: Mapping[str, str],
         partition_column: str,
         partition_value: Any,
+        duck: Any,
     ) -> None:
-        stage.loaded, stage.expected = self._parallel_copy(load, stage, types)
+        stage.loaded, stage.expected = self._parallel_copy(load, stage, types, duck)
         if stage.loaded != stage.expected:
             raise PermanentError(
                 f"{load.table}: {stage.loaded} rows arrived for {partition_column}={partition_value}, "
                 f"expected {stage.expected}; nothing was replaced"
             )
 
-    def _parallel_copy(self, load: TableLoad, stage: _Stage, types: Mapping[str, str]) -> tuple[int, int]:
+    def _parallel_copy(
+        self, load: TableLoad, stage: _Stage, types: Mapping[str, str], duck: Any
+    ) -> tuple[int, int]:
         """COPY ``load``'s rows into the stage table over ``copy_parallelism`` connections.
 
         Each connection's thread takes the next Arrow batch, encodes it and sends it (a thread waiting
@@ -421,7 +444,10 @@ class WarehouseHook(BaseHook):
         lock = threading.Lock()
 
         batch_rows = 50_000
-        with arrow_batches(load.parquet, load.columns, batch_rows=batch_rows) as (expected, reader):
+        with arrow_batches(load.parquet, load.columns, batch_rows=batch_rows, duck=duck) as (
+            expected,
+            reader,
+        ):
             fmt = _chosen_format(load.table, reader.schema, types, binary=self.binary_copy)
             copy_sql = _copy_sql(stage.qualified, load.columns, fmt)
             # no more connections than batches: a small table goes over one
@@ -486,7 +512,7 @@ class WarehouseHook(BaseHook):
         return sum(copied), expected
 
     def _copy_one(
-        self, conn: Any, load: TableLoad, partition_column: str, partition_value: Any
+        self, conn: Any, load: TableLoad, partition_column: str, partition_value: Any, duck: Any
     ) -> dict[str, int]:
         from psycopg import sql
 
@@ -494,7 +520,10 @@ class WarehouseHook(BaseHook):
         ident = sql.Identifier(*split_table(load.table))
         column = sql.Identifier(partition_column)
         types = target_types(conn, ident)
-        with arrow_batches(load.parquet, load.columns) as (expected, reader), conn.cursor() as cur:
+        with (
+            arrow_batches(load.parquet, load.columns, duck=duck) as (expected, reader),
+            conn.cursor() as cur,
+        ):
             fmt = _chosen_format(load.table, reader.schema, types, binary=self.binary_copy)
             encoder = fmt.encoder()
             progress = Progress(log, f"COPY into {load.table} ({fmt.option})", total_rows=expected)
@@ -524,11 +553,9 @@ class WarehouseHook(BaseHook):
     # -- SQLite -------------------------------------------------------------------------------------
 
     def _sqlite(
-        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any
+        self, loads: Sequence[TableLoad], partition_column: str, partition_value: Any, duck: Any
     ) -> dict[str, dict[str, int]]:
         import sqlite3
-
-        import duckdb
 
         database = self.get_connection(self.warehouse_conn_id).host
         if not database:
@@ -550,15 +577,14 @@ class WarehouseHook(BaseHook):
                     f'DELETE FROM {quoted} WHERE "{partition_column}" = ?', (str(partition_value),)
                 ).rowcount
                 progress = Progress(log, f"INSERT into {load.table}")
-                with duckdb.connect(config={"memory_limit": "512MB"}) as duck:
-                    result = duck.execute(
-                        f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false)",
-                        [_source(load.parquet)],
-                    )
-                    while batch := result.fetchmany(10_000):
-                        rows = [tuple(_sqlite_value(v) for v in row) for row in batch]
-                        conn.executemany(f"INSERT INTO {quoted} ({cols}) VALUES ({marks})", rows)
-                        progress.add(rows=len(rows))
+                result = duck.execute(
+                    f"SELECT {cols} FROM read_parquet(?, hive_partitioning = false)",
+                    [_source(load.parquet)],
+                )
+                while batch := result.fetchmany(10_000):
+                    rows = [tuple(_sqlite_value(v) for v in row) for row in batch]
+                    conn.executemany(f"INSERT INTO {quoted} ({cols}) VALUES ({marks})", rows)
+                    progress.add(rows=len(rows))
                 progress.done()
                 results[load.table] = {"deleted": deleted, "loaded": progress.rows}
             conn.execute("COMMIT")
