@@ -105,6 +105,36 @@ def test_each_kind_of_check(query_one, spec, passed, observed):
     assert observed in result.observed
 
 
+@pytest.mark.parametrize(
+    ("columns", "where"),
+    [(["k"], None), (["k", "g"], None), (["k"], "g <> 'b'"), (["k", "g"], "k IS NOT NULL")],
+)
+def test_unique_counts_exactly_the_duplicated_keys(columns, where):
+    """The hash pass only narrows the rows: the count is the plain GROUP BY's, NULL keys included."""
+    import duckdb
+
+    duck = duckdb.connect()
+    duck.execute(
+        """CREATE TABLE t AS SELECT
+            CASE WHEN i % 97 = 0 THEN NULL ELSE (i * 7919 % 5003)::VARCHAR END AS k,
+            ['a', 'b', 'c'][(i % 3 + 1)::INTEGER] AS g
+        FROM range(20000) AS r(i)"""
+    )
+    cols = ", ".join(columns)
+    naive = duck.execute(
+        f"SELECT count(*) FROM (SELECT {cols} FROM t {'WHERE ' + where if where else ''} "
+        f"GROUP BY {cols} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    spec = {"name": "u", "check": "unique", "table": "t", "columns": columns}
+    (result,) = evaluate(
+        lambda sql: duck.execute(sql).fetchone()[0],
+        parse_checks([{**spec, "where": where} if where else spec]),
+    )
+    assert naive > 0
+    assert result.observed == f"{naive} duplicated keys"
+    assert not result.passed
+
+
 def test_failures_raise_naming_every_failed_check_with_a_table(query_one):
     checks = parse_checks(
         [

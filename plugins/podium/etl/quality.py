@@ -165,8 +165,15 @@ def check_sql(check: Check) -> str:
         return f"SELECT count(*) FROM {table}{_where(check, f'({nulls})')}"
     if check.kind == "unique":
         cols = ", ".join(f'"{c}"' for c in options["columns"])
+        # the keys' 64-bit hashes are grouped first (an integer is cheaper to group than text, and
+        # stays in memory where the keys would spill); only rows whose hash repeats are grouped by
+        # the key itself, so the count is exact
+        key = f"hash({cols})"
         return (
-            f"SELECT count(*) FROM (SELECT {cols} FROM {table}{_where(check)} "
+            f"WITH repeated AS (SELECT {key} AS h FROM {table}{_where(check)} "
+            "GROUP BY h HAVING count(*) > 1) "
+            f"SELECT count(*) FROM (SELECT {cols} FROM {table}"
+            f"{_where(check, f'{key} IN (SELECT h FROM repeated)')} "
             f"GROUP BY {cols} HAVING count(*) > 1) AS dup"
         )
     if check.kind == "accepted_values":
