@@ -1,4 +1,4 @@
-"""Declarative data quality checks, evaluated by SQL (DuckDB in podium's pipelines).
+"""Declarative data quality checks, evaluated by SQL in DuckDB's dialect (``unique`` uses its ``hash()``).
 
 A check is a mapping, e.g. ``{"name": "order_id_unique", "check": "unique", "table": "orders_clean",
 "columns": ["order_id"]}``. Kinds:
