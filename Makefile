@@ -27,7 +27,7 @@ export PATH := $(VENV)/bin:$(PATH)
 help:
 	@echo "make run    set up .venv and start Airflow with podium's DAGs (http://localhost:$(PODIUM_PORT))"
 	@echo "make test   set up .venv and run the whole test suite"
-	@echo "make lint   ruff and mypy        make lock   re-pin requirements.lock"
+	@echo "make lint   ruff, mypy and the layer contracts (lint-imports)    make lock   re-pin requirements.lock"
 	@echo "make bench  run the benchmarks    make clean  remove .venv and .airflow"
 
 # (Re)install only when a requirements file changed. uv when available, else pip. uv compiles the
@@ -68,6 +68,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=plugins $(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: install
 	$(VENV)/bin/ruff format .

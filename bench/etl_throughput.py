@@ -307,7 +307,7 @@ def export_final_rows(lake: Path, out: Path) -> tuple[Path, Path]:
     """podium's staged final rows as CSV, in table column order, for the raw COPY floor."""
     import duckdb
 
-    from podium.operators.etl import reader_sql
+    from podium.etl.readers import reader_sql
 
     staging = lake / "_staging" / "orders_daily" / f"date={DAY}"
     paths = []

@@ -4,7 +4,7 @@ For each size N this writes, in a temporary folder:
 
 * a release spec with N services (each with a workload manifest, health check and dependencies on up
   to two earlier services; every 10th with a pre-deploy Job, every 5th with a smoke test) and a DAG
-  file that calls ``podium.release.release_dags`` on it;
+  file that calls ``podium.dagbuilders.release.release_dags`` on it;
 * a dag-factory YAML (dag-factory, pinned in bench/requirements-bench.txt and installed into
   .bench-deps/, never into .venv: its Airflow plugin would load everywhere) describing a DAG of the
   same tasks, task groups and dependencies (EmptyOperator tasks: the cheapest operator dag-factory
@@ -214,7 +214,7 @@ def main() -> None:
             spec.write_text(release_spec(n))
             ours = home / f"release_bench{n}.py"
             ours.write_text(
-                "# airflow dag file\nfrom podium.release import release_dags\n\n"
+                "# airflow dag file\nfrom podium.dagbuilders.release import release_dags\n\n"
                 f"release_dags({str(spec)!r}, globals())\n"
             )
             config = home / f"dagfactory_bench{n}.yml"

@@ -144,7 +144,7 @@ async def create_all(session: aiohttp.ClientSession, url: str, names: list[str])
     while True:  # until all are rolled out
         async with session.get(f"{url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments") as response:
             items = (await response.json())["items"]
-        from podium.rollout.status import deployment_verdict
+        from podium.kube.status import deployment_verdict
 
         ready = {d["metadata"]["name"] for d in items if deployment_verdict(d).state == "complete"}
         if set(names) <= ready:
@@ -185,7 +185,7 @@ async def trigger_wait(name: str) -> float:
 
 
 async def poll_wait(session: aiohttp.ClientSession, url: str, name: str, generation: int) -> float:
-    from podium.rollout.status import deployment_verdict
+    from podium.kube.status import deployment_verdict
 
     while True:
         async with session.get(f"{url}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}") as response:

@@ -8,12 +8,8 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from podium.exceptions import PermanentError
-from podium.hooks.shop import ShopHook
-from podium.notifiers.email import EmailAlertNotifier
-from podium.notifiers.webhook import WebhookNotifier
-from podium.saga.builder import RetrySettings, build_saga
-from podium.saga.checkout import (
+from checkout_shop.hook import ShopHook
+from checkout_shop.rules import (
     CUSTOMER_ID_PATTERN,
     ITEMS_SCHEMA,
     ORDER_ID_PATTERN,
@@ -21,6 +17,10 @@ from podium.saga.checkout import (
     TOKEN_PATTERN,
     cart_lines,
 )
+from podium.dagbuilders.saga import RetrySettings, build_saga
+from podium.exceptions import PermanentError
+from podium.notifiers.email import EmailAlertNotifier
+from podium.notifiers.webhook import WebhookNotifier
 from podium.saga.plan import Step, StepContext
 
 SHOP_CONN_ID = "shop_default"

@@ -54,7 +54,7 @@ shows a rollback.
         """The Service reaches ready pods that run the image just rolled out."""
         from podium.exceptions import PermanentError
         from podium.hooks.kubernetes import PodiumKubernetesHook
-        from podium.rollout.smoke import service_selector, service_smoke_problems
+        from podium.kube.smoke import service_selector, service_smoke_problems
 
         hook = PodiumKubernetesHook(conn_id="kubernetes_default")
         service = hook.get("v1", "Service", "demo-web", NAMESPACE)

@@ -8,14 +8,11 @@ from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from podium.etl.assets import DAILY_REVENUE, ORDERS_CLEAN
-from podium.operators.etl import (
-    DataQualityOperator,
-    DuckDBTransformOperator,
-    LakePartitionOperator,
-    ObjectStorageToParquetOperator,
-    WarehouseLoadOperator,
-)
+from orders_pipeline.assets import DAILY_REVENUE, ORDERS_CLEAN
+from podium.operators.etl_extract import ObjectStorageToParquetOperator
+from podium.operators.etl_load import LakePartitionOperator, WarehouseLoadOperator
+from podium.operators.etl_quality import DataQualityOperator
+from podium.operators.etl_transform import DuckDBTransformOperator
 
 INCLUDE = Path(__file__).resolve().parents[1] / "include"
 DS = "{{ data_interval_start | ds }}"

@@ -7,6 +7,6 @@ file like this one.
 
 from __future__ import annotations
 
-from podium.release import release_dags
+from podium.dagbuilders.release import release_dags
 
 release_dags("storefront.yaml", globals())

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
-from podium.etl.assets import DAILY_REVENUE
+from orders_pipeline.assets import DAILY_REVENUE
 
 with DAG(
     dag_id="revenue_report",

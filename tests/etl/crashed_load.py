@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from podium.hooks.warehouse import TableLoad, WarehouseHook
+from podium.etl.loads import TableLoad
+from podium.hooks.warehouse import WarehouseHook
 
 WAREHOUSE_SQL = Path(__file__).resolve().parents[2] / "include" / "sql" / "etl" / "warehouse"
 DDL = {

@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def load(parquet: Path, kind: str) -> dict:
-    from podium.hooks.warehouse import TableLoad, WarehouseHook
+    from podium.etl.loads import TableLoad
+    from podium.hooks.warehouse import WarehouseHook
 
     return WarehouseHook().replace_partition(
         loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=DDL[kind])],

@@ -27,7 +27,8 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]
 
 
 def test_orders_daily_runs_on_the_embedded_defaults(embedded, tmp_path, airflow_db):
-    from podium.hooks.warehouse import TableLoad, WarehouseHook
+    from podium.etl.loads import TableLoad
+    from podium.hooks.warehouse import WarehouseHook
 
     assert embedded["warehouse"]["conn_type"] == "sqlite"
     dag = DagBag(dag_folder=str(REPO / "dags" / "orders_daily.py")).get_dag("orders_daily")

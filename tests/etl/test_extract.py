@@ -16,7 +16,7 @@ STAGING = "_staging/extract/date=2026-01-03"
 
 
 def test_object_storage_json_lines_into_parquet(lake, monkeypatch, airflow_db):
-    from podium.operators.etl import ObjectStorageToParquetOperator
+    from podium.operators.etl_extract import ObjectStorageToParquetOperator
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_LAKE", json.dumps({"conn_type": "fs", "extra": {"path": f"file://{lake}"}})
@@ -43,7 +43,7 @@ def test_object_storage_json_lines_into_parquet(lake, monkeypatch, airflow_db):
 def test_sql_extract_in_chunks_through_a_server_side_cursor(etl_connections, lake, airflow_db):
     import psycopg
 
-    from podium.operators.etl import SqlToParquetOperator
+    from podium.operators.etl_extract import SqlToParquetOperator
 
     with psycopg.connect(etl_connections.dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE src (id int, label text, amount numeric(8,2))")
@@ -126,7 +126,7 @@ def api_server(monkeypatch) -> Iterator[type[_Api]]:
 def test_paginated_http_api_into_parquet(
     api_server, lake, monkeypatch, airflow_db, pagination, endpoint, kwargs, requests
 ):
-    from podium.operators.etl import HttpApiToParquetOperator
+    from podium.operators.etl_extract import HttpApiToParquetOperator
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_LAKE", json.dumps({"conn_type": "fs", "extra": {"path": f"file://{lake}"}})

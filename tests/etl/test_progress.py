@@ -36,9 +36,9 @@ def test_progress_is_throttled(caplog):
 def test_duckdb_progress_reports_a_long_statement(capfd, caplog):
     import duckdb
 
-    from podium.operators.etl import duckdb_progress
+    from podium.warehouse.duckdb_session import duckdb_progress
 
-    caplog.set_level(logging.INFO, logger="podium.operators.etl")
+    caplog.set_level(logging.INFO, logger="podium.warehouse.duckdb_session")
     with duckdb.connect() as duck, duckdb_progress(duck, "sort", every=0.05):
         duck.execute("SELECT count(*) FROM (SELECT md5(i::VARCHAR) AS h FROM range(1500000) t(i) ORDER BY h)")
     out, err = capfd.readouterr()

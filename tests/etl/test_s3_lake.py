@@ -91,7 +91,7 @@ def test_orders_daily_runs_on_an_s3_lake(etl_connections, aws_default, monkeypat
 def test_extract_from_an_s3_uri_into_a_local_lake(lake, aws_default, monkeypatch, airflow_db):
     """A full s3:// source names its connection the ObjectStoragePath way: s3://<conn_id>@bucket/key."""
     from etl.helpers import read_parquet, run_task
-    from podium.operators.etl import ObjectStorageToParquetOperator
+    from podium.operators.etl_extract import ObjectStorageToParquetOperator
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_LAKE", json.dumps({"conn_type": "fs", "extra": {"path": f"file://{lake}"}})

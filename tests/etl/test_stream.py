@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from podium.hooks.warehouse import arrow_batches, encode_csv, prefetched
+from podium.warehouse.copy_formats import encode_csv
+from podium.warehouse.parquet_reads import arrow_batches
+from podium.warehouse.prefetch import prefetched
 
 
 def test_prefetched_yields_everything_in_order():

@@ -43,7 +43,7 @@ def events(lake: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def transform(**kwargs):
-    from podium.operators.etl import DuckDBTransformOperator
+    from podium.operators.etl_transform import DuckDBTransformOperator
 
     return DuckDBTransformOperator(
         task_id="transform",
@@ -86,7 +86,7 @@ def test_bucketed_output_has_the_rows_of_one_pass_in_a_file_per_bucket(events, l
     assert not list((lake / STAGING).glob(".*"))  # no temporary or old folder left behind
 
     # a lake partition takes the folder's files, in order, beside a single staged file
-    from podium.operators.etl import LakePartitionOperator
+    from podium.operators.etl_load import LakePartitionOperator
 
     state, done = run_task(
         lambda: LakePartitionOperator(

@@ -20,7 +20,8 @@ PLAIN = (WAREHOUSE_SQL / "sqlite" / "orders_clean.sql").read_text()  # the same 
 
 
 def load(parquet: Path, day: str, ddl: str | None = PARTITIONED, *, parallelism: int = 2, extra=()) -> dict:
-    from podium.hooks.warehouse import TableLoad, WarehouseHook
+    from podium.etl.loads import TableLoad
+    from podium.hooks.warehouse import WarehouseHook
 
     return WarehouseHook(copy_parallelism=parallelism).replace_partition(
         loads=[TableLoad(table="orders_clean", parquet=parquet, ddl=ddl), *extra],
@@ -106,7 +107,7 @@ def test_all_tables_of_a_load_commit_together(etl_connections, tmp_path):
     """A partitioned table's new partition is not swapped in when another table of the load fails."""
     import psycopg
 
-    from podium.hooks.warehouse import TableLoad
+    from podium.etl.loads import TableLoad
 
     load(orders(tmp_path / "a.parquet", "2026-01-05", 2_000, 1), "2026-01-05")
     with psycopg.connect(etl_connections.dsn, autocommit=True) as conn:
@@ -183,7 +184,7 @@ def test_backfill_runs_load_different_days_at_once(etl_connections, tmp_path):
 
 
 def test_ddl_per_connection_type():
-    from podium.hooks.warehouse import TableLoad
+    from podium.etl.loads import TableLoad
 
     load = TableLoad("t", Path("x.parquet"), ddl={"postgres": "CREATE pg", "sqlite": "CREATE lite"})
     assert load.ddl_for("sqlite") == "CREATE lite"
@@ -232,7 +233,8 @@ def typed_rows(path: Path, day: str) -> Path:
 def test_binary_and_csv_copies_store_the_same_values(etl_connections, tmp_path):
     import psycopg
 
-    from podium.hooks.warehouse import TableLoad, WarehouseHook
+    from podium.etl.loads import TableLoad
+    from podium.hooks.warehouse import WarehouseHook
 
     for day, binary in (("2026-01-05", True), ("2026-01-06", False)):
         hook = WarehouseHook(binary_copy=binary)
@@ -256,7 +258,7 @@ def test_binary_and_csv_copies_store_the_same_values(etl_connections, tmp_path):
         import pyarrow.parquet as pq
         from psycopg import sql
 
-        from podium.hooks.warehouse import copy_format, target_types
+        from podium.warehouse.copy_formats import copy_format, target_types
 
         schema = pq.read_schema(tmp_path / "2026-01-05.parquet")
         assert copy_format(schema, target_types(conn, sql.Identifier("typed"))).binary
@@ -271,7 +273,7 @@ def test_binary_and_csv_copies_store_the_same_values(etl_connections, tmp_path):
 def test_the_copy_format_follows_the_target_columns():
     import pyarrow as pa
 
-    from podium.hooks.warehouse import copy_format
+    from podium.warehouse.copy_formats import copy_format
 
     schema = pa.schema(
         [
@@ -297,7 +299,8 @@ def test_long_table_names_keep_their_partitions_apart(etl_connections, tmp_path)
     """Two tables whose names share their first 40 characters: each gets its own partition name."""
     import psycopg
 
-    from podium.hooks.warehouse import TableLoad, WarehouseHook
+    from podium.etl.loads import TableLoad
+    from podium.hooks.warehouse import WarehouseHook
 
     names = [
         "orders_clean_for_the_regional_finance_reports_emea",
@@ -322,7 +325,7 @@ def test_long_table_names_keep_their_partitions_apart(etl_connections, tmp_path)
 
 
 def test_the_load_operator_hands_its_copy_settings_to_the_hook():
-    from podium.operators.etl import WarehouseLoadOperator
+    from podium.operators.etl_load import WarehouseLoadOperator
 
     def operator(**kwargs):
         return WarehouseLoadOperator(

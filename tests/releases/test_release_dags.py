@@ -156,7 +156,7 @@ def test_a_broken_spec_is_that_files_import_error_and_others_still_load(tmp_path
     folder.mkdir()
     for name in ("storefront", "broken"):
         (folder / f"release_{name}.py").write_text(
-            "# an airflow dag file\nfrom podium.release import release_dags\n"
+            "# an airflow dag file\nfrom podium.dagbuilders.release import release_dags\n"
             f"release_dags({str(specs / (name + '.yaml'))!r}, globals())\n"
         )
     bag = DagBag(dag_folder=str(folder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -120,12 +121,34 @@ def test_deadline_verdict_agrees_with_kubectl(kube_conn, apps, kubectl, capfd, a
         capfd,
     )
     assert result.state == "failed"
-    expected = 'deployment/web in namespace default failed: deployment "web" exceeded its progress deadline'
-    assert failure_line(result.output).endswith(expected)
+    expected = 'deployment/web in namespace default failed: deployment "web" exceeded its progress deadline; '
+    assert expected + "pod web-" in failure_line(result.output)
     status = kubectl("rollout", "status", "deployment/web", "--timeout=5s", check=False)
     assert status.returncode == 1
     assert 'error: deployment "web" exceeded its progress deadline' in status.stderr
     assert image_of(apps) == "nginx:1.28-crash"  # rollback_on_failure=False leaves it
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_a_deadline_before_the_pod_grace_still_names_pod_container_and_reason(
+    kube_conn, apps, capfd, airflow_db, deferrable
+) -> None:
+    """progressDeadlineSeconds (6) ends the rollout long before pod_grace_seconds (600) would: the
+    failure still names the crashing pods, their container, CrashLoopBackOff and the last events."""
+    apps.create_namespaced_deployment("default", deployment("web", progressDeadlineSeconds=6))
+    wait_for(lambda: apps.read_namespaced_deployment("web", "default").status.available_replicas == 3)
+    result = run_task(
+        rollout(kube_conn, deferrable, images={"web": "nginx:1.28-crash"}, pod_grace_seconds=600), capfd
+    )
+    assert (result.state, result.tries) == ("failed", 1)
+    message = failure_line(result.output)
+    assert 'failed: deployment "web" exceeded its progress deadline; pod web-' in message
+    assert re.search(r"; pod web-\w+-\w+ container web: CrashLoopBackOff \(\d+ restarts?\) - ", message)
+    assert "last run ended: Error, exit code 1" in message
+    assert "[last warning events: " in message
+    assert "BackOff: Back-off restarting failed container web in pod web-" in message
+    assert message.endswith("Rolled back to revision 1.")
+    assert image_of(apps) == "nginx:1.27"
 
 
 def test_first_rollout_has_nothing_to_roll_back_to(kube_conn, apps, capfd, airflow_db) -> None:

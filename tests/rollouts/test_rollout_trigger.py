@@ -150,7 +150,7 @@ def test_right_verdict_through_faults_cut_watches_and_compaction(kube, kube_conn
     ],
 )
 def test_scale_waits_count_pods_not_only_the_spec(spec, status, bounds, within) -> None:
-    from podium.triggers.kubernetes import _within
+    from podium.kubernetes.waits import within as _within
 
     assert _within({"spec": {"replicas": spec}, "status": status}, bounds) is within
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from airflow.sdk import DAG
 
 from podium.exceptions import PermanentError, TransientError
-from podium.saga.builder import RetrySettings, build_saga
+from podium.dagbuilders.saga import RetrySettings, build_saga
 from podium.saga.plan import Parallel, Step, StepContext
 
 FAST = RetrySettings(

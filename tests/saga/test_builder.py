@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from podium.exceptions import TransientError
-from podium.saga.builder import RetrySettings
+from podium.dagbuilders.saga import RetrySettings
 
 DAG_FILE = Path(__file__).with_name("forked_saga.py")
 

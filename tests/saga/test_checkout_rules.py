@@ -1,4 +1,4 @@
-"""The checkout example's rules (podium.saga.checkout) and the alert payload, as plain functions."""
+"""The checkout example's rules (dags/checkout_shop/rules.py) and the alert payload, as plain functions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from podium.notifiers.webhook import alert_payload
 from podium.operators.saga import SagaFailed
-from podium.saga.checkout import (
+from checkout_shop.rules import (
     ORDER_ID_PATTERN,
     TOKEN_PATTERN,
     Line,

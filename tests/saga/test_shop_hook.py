@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from podium.exceptions import PermanentError, TransientError
-from podium.hooks.shop import OrderCancelled, ShopHook, StockShortage, sql_statements
-from podium.saga.checkout import Line
+from checkout_shop.hook import OrderCancelled, ShopHook, StockShortage, sql_statements
+from checkout_shop.rules import Line
 from saga.shop import ShopDb
 
 RACERS = 20

@@ -4,8 +4,10 @@
 scale. ``PodiumAsyncKubernetesHook`` (async) reads what rollout verdicts need and watches workloads.
 Both read the same Airflow connection as the provider's hooks (in-cluster, kubeconfig path or inline
 kubeconfig, context, namespace), so an existing ``kubernetes_default`` works unchanged. Every API call
-is retried on 5xx, 429 (honouring Retry-After) and dropped connections with bounded backoff; 403, 404
-and 422 fail at once with the server's message.
+goes through :func:`podium.kube.errors.decide` with the hook's :class:`~podium.kube.errors.RetryPolicy`:
+passing faults (no answer, 429 honouring Retry-After, 500/502/503/504) are retried with bounded
+backoff and then raised as TransientError; everything else fails at once as PermanentError with the
+server's message.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ from typing import Any, TypeVar
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook, KubernetesHook
 
-from podium.exceptions import PermanentError, TransientError
-from podium.rollout.errors import KubeApiError, decide
+from podium.kube.errors import KubeApiError, RetryPolicy, decide
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -41,26 +42,8 @@ _READERS = {
         "list_namespaced_controller_revision",
     ),
     "Pod": ("CoreV1Api", "read_namespaced_pod", "list_namespaced_pod"),
+    "Event": ("CoreV1Api", "read_namespaced_event", "list_namespaced_event"),
 }
-HISTORY_KIND = {
-    "Deployment": "ReplicaSet",
-    "StatefulSet": "ControllerRevision",
-    "DaemonSet": "ControllerRevision",
-}
-
-
-def _raise_for(
-    error: KubeApiError, *, attempt: int, max_attempts: int, verb: str, resource: str, namespace: str | None
-) -> float:
-    """The delay before the next attempt, or the podium error to fail with."""
-    decision = decide(
-        error, attempt=attempt, max_attempts=max_attempts, verb=verb, resource=resource, namespace=namespace
-    )
-    if decision.retry:
-        return decision.delay
-    if error.status == 0 or error.status >= 500 or error.status == 429:
-        raise TransientError(decision.message) from error
-    raise PermanentError(decision.message) from error
 
 
 class PodiumKubernetesHook(KubernetesHook):
@@ -69,10 +52,14 @@ class PodiumKubernetesHook(KubernetesHook):
     hook_name = "Kubernetes (podium)"
 
     def __init__(
-        self, conn_id: str | None = KubernetesHook.default_conn_name, *, max_attempts: int = 6, **kwargs: Any
+        self,
+        conn_id: str | None = KubernetesHook.default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(conn_id=conn_id, **kwargs)
-        self.max_attempts = max_attempts
+        self.retry_policy = retry_policy or RetryPolicy()
 
     @cached_property
     def dynamic(self) -> Any:
@@ -96,23 +83,25 @@ class PodiumKubernetesHook(KubernetesHook):
                     retry_after = (error.headers or {}).get("Retry-After") if error.headers else None
                     failure = KubeApiError.from_response(error.status, error.body, retry_after)
             except (HTTPError, OSError) as error:
-                failure = KubeApiError(0, f"{type(error).__name__}: {error}")
-            delay = _raise_for(
+                failure = KubeApiError.no_answer(error)
+            decision = decide(
                 failure,
                 attempt=attempt,
-                max_attempts=self.max_attempts,
                 verb=verb,
                 resource=resource,
                 namespace=namespace,
+                policy=self.retry_policy,
             )
+            if not decision.retry:
+                raise decision.error() from failure
             self.log.warning(
                 "Kubernetes API: %s %s failed (%s); retrying in %.1fs",
                 verb,
                 resource,
                 failure.status or "no answer",
-                delay,
+                decision.delay,
             )
-            time.sleep(delay)
+            time.sleep(decision.delay)
             attempt += 1
 
     def resource(self, api_version: str, kind: str) -> Any:
@@ -262,10 +251,14 @@ class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
     """Async reads for rollout verdicts: raw API objects (dicts), retried like the sync hook."""
 
     def __init__(
-        self, conn_id: str | None = KubernetesHook.default_conn_name, *, max_attempts: int = 6, **kwargs: Any
+        self,
+        conn_id: str | None = KubernetesHook.default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(conn_id=conn_id, **kwargs)
-        self.max_attempts = max_attempts
+        self.retry_policy = retry_policy or RetryPolicy()
         self.server_now: dt.datetime | None = None  # the API server's clock (Date header), immune to skew
 
     @contextlib.asynccontextmanager
@@ -333,17 +326,19 @@ class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
             except KubeApiError as error:
                 failure = error
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
-                failure = KubeApiError(0, f"{type(error).__name__}: {error}")
+                failure = KubeApiError.no_answer(error)
             resource = f"{kind.lower()}/{kwargs['name']}" if "name" in kwargs else kind.lower()
-            delay = _raise_for(
+            decision = decide(
                 failure,
                 attempt=attempt,
-                max_attempts=self.max_attempts,
                 verb=verb,
                 resource=resource,
                 namespace=namespace,
+                policy=self.retry_policy,
             )
-            await asyncio.sleep(delay)
+            if not decision.retry:
+                raise decision.error() from failure
+            await asyncio.sleep(decision.delay)
             attempt += 1
 
     async def snapshot(self, api_client: Any, kind: str, name: str, namespace: str) -> tuple[Obj | None, str]:
@@ -354,24 +349,6 @@ class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
         if workload is not None:
             workload.setdefault("kind", kind)
         return workload, str(listing["metadata"]["resourceVersion"])
-
-    async def related(
-        self, api_client: Any, workload: Obj, selector_for: Callable[[Obj, list[Obj]], str | None]
-    ) -> list[Obj]:
-        """The pods of the workload's newest revision (selector computed from its history objects)."""
-        namespace = workload["metadata"]["namespace"]
-        match = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(match.items())) or None
-        history = await self.call(
-            api_client, HISTORY_KIND[workload["kind"]], "list", namespace, label_selector=selector
-        )
-        for item in history.get("items") or []:
-            item.setdefault("kind", HISTORY_KIND[workload["kind"]])
-        pod_selector = selector_for(workload, history.get("items") or [])
-        if pod_selector is None:
-            return []
-        pods = await self.call(api_client, "Pod", "list", namespace, label_selector=pod_selector)
-        return pods.get("items") or []
 
     async def watch(
         self,

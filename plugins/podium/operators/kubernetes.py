@@ -1,7 +1,7 @@
 """Kubernetes operators: apply manifests, roll out (rolling back on failure), roll back, scale.
 
 Every wait runs the same KubernetesRolloutTrigger: in the triggerer when ``deferrable=True`` (no
-worker slot held), inline in the worker otherwise. The verdicts are podium.rollout.status's, the
+worker slot held), inline in the worker otherwise. The verdicts are podium.kube.status's, the
 same as `kubectl rollout status`, plus early failure when pods of the new revision are stuck.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from podium.exceptions import PermanentError
+from podium.exceptions import PermanentError, TransientError
+from podium.kube.workloads import PREVIOUS_REVISION, ROLLOUT_ID, WORKLOAD_API, parse_workload
+from podium.kubernetes.actions import load_manifest, rollback_workload, workload_history
+from podium.settings import default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,57 +25,20 @@ if TYPE_CHECKING:
     from podium.hooks.kubernetes import PodiumKubernetesHook
     from podium.triggers.kubernetes import KubernetesRolloutTrigger
 
-WORKLOAD_API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1"}
-HISTORY_KIND = {
-    "Deployment": "ReplicaSet",
-    "StatefulSet": "ControllerRevision",
-    "DaemonSet": "ControllerRevision",
-}
-ROLLOUT_ID = "podium.dev/rollout-id"
-PREVIOUS_REVISION = "podium.dev/previous-revision"
 
+class KubernetesBaseOperator(BaseOperator):
+    """What podium's Kubernetes operators share: connection, namespace, waiting, deferral.
 
-def _default_deferrable() -> bool:
-    from airflow.configuration import conf
+    Every wait goes through :meth:`wait`: one :class:`~podium.triggers.kubernetes.KubernetesRolloutTrigger`,
+    deferred to the triggerer when ``deferrable`` (default ``[operators] default_deferrable``), run
+    inline in the worker otherwise.
 
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def parse_workload(workload: str) -> tuple[str, str]:
-    """``deployment/web`` (or ``deploy/web``, ``sts/db``, ``ds/agent``) -> (kind, name)."""
-    aliases = {
-        "deployment": "Deployment",
-        "deployments": "Deployment",
-        "deploy": "Deployment",
-        "statefulset": "StatefulSet",
-        "statefulsets": "StatefulSet",
-        "sts": "StatefulSet",
-        "daemonset": "DaemonSet",
-        "daemonsets": "DaemonSet",
-        "ds": "DaemonSet",
-    }
-    kind, _, name = workload.partition("/")
-    if kind.lower() not in aliases or not name:
-        raise ValueError(
-            f"workload must look like deployment/NAME, statefulset/NAME or daemonset/NAME, got {workload!r}"
-        )
-    return aliases[kind.lower()], name
-
-
-def include_dir() -> Path:
-    """Where manifests given as paths live: $PODIUM_INCLUDE_DIR, else include/ beside the dags folder."""
-    import os
-
-    from airflow.configuration import conf
-
-    configured = os.environ.get("PODIUM_INCLUDE_DIR")
-    return (
-        Path(configured) if configured else Path(conf.get("core", "dags_folder")).resolve().parent / "include"
-    )
-
-
-class _KubernetesOperator(BaseOperator):
-    """What podium's Kubernetes operators share: connection, namespace, waiting, deferral."""
+    :param kubernetes_conn_id: a cncf.kubernetes connection (templated).
+    :param namespace: default: the connection's namespace, else ``default`` (templated).
+    :param timeout: seconds to wait (templated where the operator lists it).
+    :param pod_grace_seconds: how long a new pod may be stuck before the rollout fails early.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
 
     def __init__(
         self,
@@ -90,7 +55,7 @@ class _KubernetesOperator(BaseOperator):
         self.namespace = namespace
         self.timeout = timeout
         self.pod_grace_seconds = pod_grace_seconds
-        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
 
     def hook(self) -> PodiumKubernetesHook:
         from podium.hooks.kubernetes import PodiumKubernetesHook
@@ -127,7 +92,7 @@ class _KubernetesOperator(BaseOperator):
             carry={"target": target, **carry},
         )
         if self.deferrable:
-            from podium.triggers.kubernetes import defer_settle_seconds
+            from podium.settings import defer_settle_seconds
 
             trigger.not_before = time.time() + defer_settle_seconds()
             self.defer(
@@ -136,89 +101,7 @@ class _KubernetesOperator(BaseOperator):
         return getattr(self, method_name)(context, run_inline(trigger))
 
 
-def workload_history(hook: PodiumKubernetesHook, workload: dict[str, Any]) -> list[dict[str, Any]]:
-    match = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items())) or None
-    items = hook.list("apps/v1", HISTORY_KIND[workload["kind"]], workload["metadata"]["namespace"], selector)
-    for item in items:
-        item.setdefault("kind", HISTORY_KIND[workload["kind"]])
-    return items
-
-
-def rollback_workload(
-    hook: PodiumKubernetesHook, workload: dict[str, Any], to_revision: int | None, log: Any
-) -> int:
-    """`kubectl rollout undo` for Deployments, StatefulSets and DaemonSets; returns the revision."""
-    from podium.rollout.revisions import (
-        current_revision,
-        history,
-        rollback_patch,
-        same_template,
-        template_of,
-        undo_target,
-    )
-
-    kind, meta = workload["kind"], workload["metadata"]
-    objects = workload_history(hook, workload)
-    revisions = history(workload, objects)
-    current = current_revision(workload, objects) or 0
-    try:
-        target = undo_target(revisions, current, to_revision or 0)
-    except LookupError as error:
-        raise PermanentError(f"cannot roll back {kind.lower()}/{meta['name']}: {error}") from error
-    template = template_of(revisions[target])
-    if same_template(template, (workload.get("spec") or {}).get("template") or {}):
-        log.info(
-            "%s/%s already runs the template of revision %s: nothing to roll back",
-            kind.lower(),
-            meta["name"],
-            target,
-        )
-        return target
-    log.info("rolling %s/%s back to revision %s", kind.lower(), meta["name"], target)
-    hook.patch(
-        WORKLOAD_API[kind],
-        kind,
-        meta["name"],
-        meta["namespace"],
-        rollback_patch(template),
-        content_type="application/json-patch+json",
-    )
-    if kind == "StatefulSet":
-        # A StatefulSet never replaces a pod that is not Ready; Kubernetes' documented fix for a
-        # broken update is to delete those pods once the template is reverted (a "forced rollback").
-        bad = (workload.get("status") or {}).get("updateRevision")
-        for pod in (
-            hook.list("v1", "Pod", meta["namespace"], f"controller-revision-hash={bad}") if bad else []
-        ):
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (pod.get("status") or {}).get("conditions") or []
-            )
-            if not ready:
-                log.info("deleting pod %s of the failed revision", pod["metadata"]["name"])
-                hook.delete("v1", "Pod", pod["metadata"]["name"], meta["namespace"])
-    return target
-
-
-def load_manifest(manifest: Any, operator: BaseOperator, context: Context) -> list[dict[str, Any]]:
-    """Manifest documents from a dict, list, YAML text or a path relative to include/ (Jinja-rendered)."""
-    from podium.rollout.manifests import ManifestError, parse_manifests
-
-    origin = "manifest"
-    if isinstance(manifest, str) and "\n" not in manifest and manifest.endswith((".yaml", ".yml")):
-        path = Path(manifest) if Path(manifest).is_absolute() else include_dir() / manifest
-        if not path.is_file():
-            raise PermanentError(f"manifest file {path} does not exist")
-        origin = str(path)
-        manifest = operator.render_template(path.read_text(), context)
-    try:
-        return parse_manifests(manifest, origin=origin)
-    except ManifestError as error:
-        raise PermanentError(str(error)) from error
-
-
-class KubernetesApplyOperator(_KubernetesOperator):
+class KubernetesApplyOperator(KubernetesBaseOperator):
     """Server-side apply manifests (field manager ``podium``) in a safe order.
 
     Namespaces and CRDs first, then config and RBAC, Services, workloads, and the rest. With
@@ -246,7 +129,10 @@ class KubernetesApplyOperator(_KubernetesOperator):
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
         documents = [
-            with_namespace(d, namespace) for d in sort_for_apply(load_manifest(self.manifest, self, context))
+            with_namespace(d, namespace)
+            for d in sort_for_apply(
+                load_manifest(self.manifest, lambda text: self.render_template(text, context))
+            )
         ]
         dry_run = str(self.server_dry_run).lower() in ("true", "1", "yes")
         new_namespaces: set[str] = set()
@@ -275,7 +161,7 @@ class KubernetesApplyOperator(_KubernetesOperator):
         return [ref(doc) for doc in documents]
 
 
-class KubernetesRolloutOperator(_KubernetesOperator):
+class KubernetesRolloutOperator(KubernetesBaseOperator):
     """Roll a workload out and wait: it is either fully rolled out, or rolled back and the task says why.
 
     Give ``manifest`` (applied as KubernetesApplyOperator does; it must hold exactly one Deployment,
@@ -343,8 +229,8 @@ class KubernetesRolloutOperator(_KubernetesOperator):
         return candidates[0]
 
     def execute(self, context: Context) -> Any:
+        from podium.kube.revisions import current_revision, images_of, images_patch
         from podium.rollout.manifests import comparable, sort_for_apply, with_namespace
-        from podium.rollout.revisions import current_revision, images_of, images_patch
 
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
@@ -354,7 +240,9 @@ class KubernetesRolloutOperator(_KubernetesOperator):
         if self.manifest is not None:
             documents = [
                 with_namespace(d, namespace)
-                for d in sort_for_apply(load_manifest(self.manifest, self, context))
+                for d in sort_for_apply(
+                    load_manifest(self.manifest, lambda text: self.render_template(text, context))
+                )
             ]
             target_doc = self._target(documents)
             kind, name = target_doc["kind"], target_doc["metadata"]["name"]
@@ -410,7 +298,7 @@ class KubernetesRolloutOperator(_KubernetesOperator):
         return self.wait(context, target, "execute_complete", previous_revision=previous)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        from podium.rollout.revisions import current_revision, images_of
+        from podium.kube.revisions import current_revision, images_of
 
         target, previous_revision = event["carry"]["target"], event["carry"]["previous_revision"]
         hook = self.hook()
@@ -426,6 +314,10 @@ class KubernetesRolloutOperator(_KubernetesOperator):
                 "images": images_of(live),
             }
         failure = event["message"]
+        if event.get("transient"):
+            # the Kubernetes API kept failing: the rollout's fate is unknown, so nothing is rolled
+            # back; Airflow's retry resumes this same rollout (its id is on the workload)
+            raise TransientError(f"waiting for the rollout of {what} failed: {failure}")
         self.log.error("rollout of %s failed: %s", what, failure)
         if not self.rollback_on_failure or live is None:
             raise PermanentError(f"rollout of {what} failed: {failure}")
@@ -452,7 +344,7 @@ class KubernetesRolloutOperator(_KubernetesOperator):
         )
 
 
-class KubernetesRollbackOperator(_KubernetesOperator):
+class KubernetesRollbackOperator(KubernetesBaseOperator):
     """Roll a workload back (`kubectl rollout undo` semantics) and wait for it.
 
     :param workload: ``deployment/NAME``, ``statefulset/NAME`` or ``daemonset/NAME`` (templated).
@@ -499,7 +391,7 @@ class KubernetesRollbackOperator(_KubernetesOperator):
         return {**target, "revision": revision}
 
 
-class KubernetesScaleOperator(_KubernetesOperator):
+class KubernetesScaleOperator(KubernetesBaseOperator):
     """Scale a Deployment or StatefulSet and wait for the replicas to be ready.
 
     Replicas go through the /scale subresource. When a HorizontalPodAutoscaler targets the workload,

@@ -1,4 +1,4 @@
-"""The tasks of a release DAG (built by podium.release.builder from a release spec).
+"""The tasks of a release DAG (built by podium.dagbuilders.release from a release spec).
 
 plan -> [approve] -> per service: pre-deploy Jobs -> rollout -> health -> smoke -> rollback -> report
 -> outcome. Every service task first asks the plan whether its service is part of this run (the
@@ -19,14 +19,9 @@ from airflow.sdk.bases.skipmixin import SkipMixin
 from airflow.sdk.exceptions import AirflowSkipException
 
 from podium.exceptions import PermanentError
-from podium.operators.kubernetes import (
-    WORKLOAD_API,
-    KubernetesRolloutOperator,
-    _KubernetesOperator,
-    load_manifest,
-    rollback_workload,
-    workload_history,
-)
+from podium.kube.workloads import WORKLOAD_API
+from podium.kubernetes.actions import load_manifest, rollback_workload, workload_history
+from podium.operators.kubernetes import KubernetesBaseOperator, KubernetesRolloutOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -59,7 +54,7 @@ def _documents(
 ) -> list[dict[str, Any]]:
     from podium.release.plan import desired_documents
 
-    documents = load_manifest(manifest, operator, context)
+    documents = load_manifest(manifest, lambda text: operator.render_template(text, context))
     try:
         return desired_documents(documents, images or {}, replicas, manifest)
     except (KeyError, ValueError) as error:
@@ -81,7 +76,7 @@ def _unmarked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**obj, "metadata": meta}
 
 
-class ReleasePlanOperator(_KubernetesOperator, SkipMixin):
+class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
     """Decide what this run releases and record what runs now; with ``dry_run``, diff and stop there.
 
     The selection is the trigger form's ``services`` plus everything they depend on. For each selected
@@ -255,7 +250,7 @@ def describe_job_pods(pods: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts) or "no pods"
 
 
-class ReleaseJobOperator(_KubernetesOperator):
+class ReleaseJobOperator(KubernetesBaseOperator):
     """Run a Kubernetes Job (a pre-deploy migration or a smoke test) to completion.
 
     The Job is named after the manifest's Job plus a hash of (DAG, run, task), so a retry finds and
@@ -292,7 +287,11 @@ class ReleaseJobOperator(_KubernetesOperator):
         _skip_unless_selected(context, self.plan_task_id, self.service)
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
-        jobs = [d for d in load_manifest(self.job, self, context) if d.get("kind") == "Job"]
+        jobs = [
+            d
+            for d in load_manifest(self.job, lambda text: self.render_template(text, context))
+            if d.get("kind") == "Job"
+        ]
         if len(jobs) != 1:
             raise PermanentError(f"{self.job} must hold exactly one Job (found {len(jobs)})")
         doc = with_namespace(jobs[0], namespace)
@@ -330,7 +329,7 @@ class ReleaseJobOperator(_KubernetesOperator):
             time.sleep(self.poll_interval)
 
 
-class ReleaseCheckOperator(_KubernetesOperator):
+class ReleaseCheckOperator(KubernetesBaseOperator):
     """An HTTP health check or smoke test: GET until the expected status answers, or fail at the timeout.
 
     Give ``url`` (reached from the worker) or ``service`` (reached through the Kubernetes API server's
@@ -425,7 +424,7 @@ def _states(context: Context) -> dict[str, dict[str, Any]]:
     }
 
 
-class ReleaseRollbackOperator(_KubernetesOperator):
+class ReleaseRollbackOperator(KubernetesBaseOperator):
     """When any service task failed: return every service this run changed, in reverse dependency order.
 
     "Changed" means the workload no longer runs the template recorded by the plan (compared by the name

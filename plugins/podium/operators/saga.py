@@ -1,6 +1,6 @@
 """Operators of a saga: a step, a compensation, and the result task that ends the run.
 
-Built by :func:`podium.saga.builder.build_saga`; the decisions are :mod:`podium.saga.plan`'s.
+Built by :func:`podium.dagbuilders.saga.build_saga`; the decisions are :mod:`podium.saga.plan`'s.
 """
 
 from __future__ import annotations

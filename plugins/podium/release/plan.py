@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from podium.rollout.revisions import history, images_of, revision_of
+from podium.kube.revisions import history, images_of, revision_of
 
 Obj = dict[str, Any]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")

@@ -1,5 +1,5 @@
-"""podium.saga: ordered steps with compensations, retries and alerts, built into an Airflow DAG.
+"""podium.saga: ordered steps with compensations, retries and alerts, as pure logic.
 
-:mod:`podium.saga.plan` (pure: steps, parallel groups, run-time decisions), :mod:`podium.saga.builder`
-(the tasks), :mod:`podium.saga.checkout` (the checkout example's rules).
+:mod:`podium.saga.plan` (steps, parallel groups, run-time decisions); :mod:`podium.dagbuilders.saga`
+builds the tasks. The checkout example's shop code lives beside its DAG (dags/checkout_shop/).
 """

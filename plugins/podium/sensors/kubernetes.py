@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
-from podium.exceptions import PermanentError
+from podium.exceptions import PermanentError, TransientError
+from podium.kube.workloads import parse_workload
+from podium.settings import default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,17 +41,14 @@ class KubernetesRolloutSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from podium.operators.kubernetes import _default_deferrable
-
         self.workload = workload
         self.kubernetes_conn_id = kubernetes_conn_id
         self.namespace = namespace
         self.pod_grace_seconds = pod_grace_seconds
-        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
 
     def _target(self) -> tuple[str, str, str]:
         from podium.hooks.kubernetes import PodiumKubernetesHook
-        from podium.operators.kubernetes import parse_workload
 
         kind, name = parse_workload(self.workload)
         namespace = self.namespace or PodiumKubernetesHook(conn_id=self.kubernetes_conn_id).get_namespace()
@@ -58,7 +57,8 @@ class KubernetesRolloutSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from podium.triggers.kubernetes import KubernetesRolloutTrigger, defer_settle_seconds
+        from podium.settings import defer_settle_seconds
+        from podium.triggers.kubernetes import KubernetesRolloutTrigger
 
         kind, name, namespace = self._target()
         trigger = KubernetesRolloutTrigger(
@@ -79,7 +79,7 @@ class KubernetesRolloutSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         from podium.hooks.kubernetes import PodiumAsyncKubernetesHook
-        from podium.triggers.kubernetes import observe_once
+        from podium.kubernetes.waits import observe_once
 
         kind, name, namespace = self._target()
         hook = PodiumAsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
@@ -109,4 +109,6 @@ class KubernetesRolloutSensor(BaseSensorOperator):
             return event["message"]
         if event["status"] == "timeout":
             raise AirflowSensorTimeout(event["message"])
+        if event.get("transient"):
+            raise TransientError(f"waiting for the rollout failed: {event['message']}")
         raise PermanentError(f"rollout failed: {event['message']}")

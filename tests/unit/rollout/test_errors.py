@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from podium.rollout.errors import Decision, KubeApiError, backoff, decide
+from podium.exceptions import PermanentError, TransientError
+from podium.kube.errors import Decision, KubeApiError, RetryPolicy, backoff, decide
 
 WHERE = {"verb": "patch", "resource": "deployment/web", "namespace": "shop"}
+THREE = RetryPolicy(max_attempts=3)
 
 
 @pytest.mark.parametrize("status", [0, 429, 500, 502, 503, 504])
 def test_passing_faults_are_retried_then_reported(status: int) -> None:
     error = KubeApiError(status, "etcdserver: request timed out")
-    assert decide(error, attempt=0, max_attempts=3, **WHERE).retry
-    assert decide(error, attempt=1, max_attempts=3, **WHERE).retry
-    final = decide(error, attempt=2, max_attempts=3, **WHERE)
+    assert decide(error, attempt=0, policy=THREE, **WHERE).retry
+    assert decide(error, attempt=1, policy=THREE, **WHERE).retry
+    final = decide(error, attempt=2, policy=THREE, **WHERE)
     assert not final.retry
     assert final.message.startswith("Kubernetes API kept failing to patch deployment/web in namespace shop (")
     assert final.message.endswith("after 3 attempts): etcdserver: request timed out")
+    assert final.transient
+    assert isinstance(final.error(), TransientError)
 
 
 SERVER = 'deployments.apps "web" is forbidden'
@@ -39,7 +43,18 @@ GRANT = "(grant it in the Role; see include/rbac/podium-deployer.yaml)"
 )
 def test_other_errors_fail_at_once_with_the_servers_message(status: int, message: str) -> None:
     error = KubeApiError(status, SERVER)
-    assert decide(error, attempt=0, max_attempts=5, **WHERE) == Decision(False, 0.0, message)
+    decision = decide(error, attempt=0, policy=RetryPolicy(max_attempts=5), **WHERE)
+    assert decision == Decision(False, 0.0, message, transient=False)
+    assert isinstance(decision.error(), PermanentError)
+
+
+def test_a_watch_retries_gone_but_a_call_does_not() -> None:
+    gone = KubeApiError(410, "too old resource version: 5 (90)")
+    assert decide(gone, attempt=0, policy=THREE, watch=True, **WHERE).retry
+    assert not decide(gone, attempt=0, policy=THREE, **WHERE).retry
+    last = decide(gone, attempt=2, policy=THREE, watch=True, **WHERE)
+    assert (last.retry, last.transient) == (False, True)
+    assert "(HTTP 410 after 3 attempts)" in last.message
 
 
 def test_backoff_grows_is_capped_and_honours_retry_after() -> None:

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from podium.rollout.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
-from podium.rollout.revisions import (
+from podium.kube.revisions import (
     history,
     images_patch,
     rollback_patch,
     template_of,
     undo_target,
 )
+from podium.rollout.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
 
 MULTI = """
 apiVersion: apps/v1

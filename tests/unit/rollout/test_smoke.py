@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from podium.rollout.smoke import service_selector, service_smoke_problems
+from podium.kube.smoke import service_selector, service_smoke_problems
 
 SERVICE = {"metadata": {"name": "web"}, "spec": {"selector": {"tier": "web", "app": "shop"}}}
 

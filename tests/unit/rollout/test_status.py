@@ -1,4 +1,4 @@
-"""podium.rollout.status as tables: kubectl's verdicts and messages, and early pod-failure detection."""
+"""podium.kube.status as tables: kubectl's verdicts and messages, and early pod-failure detection."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from podium.rollout.status import (
+from podium.kube.status import (
     PodProblem,
     Verdict,
     pod_problems,

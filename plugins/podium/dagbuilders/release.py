@@ -20,17 +20,18 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, TaskGroup
 
-from podium.operators.kubernetes import include_dir
 from podium.operators.release import (
     ReleaseCheckOperator,
     ReleaseJobOperator,
     ReleaseOutcomeOperator,
     ReleasePlanOperator,
     ReleaseReportOperator,
+    ReleaseRollbackOperator,
     ReleaseRolloutOperator,
 )
 from podium.release.graph import topological_order
 from podium.release.spec import IMAGE_TAG, Environment, HealthCheck, Release, Service, load_release
+from podium.settings import include_dir
 
 START = datetime(2026, 1, 1)
 
@@ -247,8 +248,6 @@ def build_release_dag(release: Release, env: Environment, spec: Path) -> DAG:
                     groups[dep] >> group
             else:
                 start >> group
-        from podium.operators.release import ReleaseRollbackOperator
-
         rollback = ReleaseRollbackOperator(
             task_id="rollback",
             order=order,
@@ -294,3 +293,12 @@ def build_release_dags(spec: str | Path) -> list[DAG]:
     path = spec_path(spec)
     release = load_release(path)
     return [build_release_dag(release, env, path) for env in release.environments]
+
+
+def release_dags(spec: str | Path, namespace: dict[str, Any]) -> list[DAG]:
+    """Build the DAGs of the release spec ``spec`` (a path relative to include/releases/, or absolute)
+    and register them in ``namespace`` (a DAG file's ``globals()``) so Airflow finds them."""
+    dags = build_release_dags(spec)
+    for dag in dags:
+        namespace[dag.dag_id] = dag
+    return dags

@@ -29,10 +29,10 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from checkout_shop.rules import Line, canonical_items, idempotency_key, order_total, payment_outcome
 from podium.exceptions import PermanentError, TransientError
-from podium.saga.checkout import Line, canonical_items, idempotency_key, order_total, payment_outcome
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql" / "shop"
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "shop"
 SCHEMA_LOCK = 7_004_211  # pg_advisory_xact_lock id for schema creation
 
 

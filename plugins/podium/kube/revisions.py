@@ -95,6 +95,14 @@ def images_patch(workload: Mapping[str, Any], images: Mapping[str, str]) -> Obj:
     return {"spec": {"template": {"spec": spec}}}
 
 
+def new_replicaset(
+    deployment: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The ReplicaSet of a Deployment's current revision (None until the controller made it)."""
+    current = revision_of(deployment)
+    return next((o for o in owned_by(deployment, history_objects) if revision_of(o) == current), None)
+
+
 def new_revision_selector(
     workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]
 ) -> str | None:
@@ -106,8 +114,7 @@ def new_revision_selector(
     kind = workload.get("kind")
     match = dict(((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
     if kind == "Deployment":
-        current = revision_of(workload)
-        new = next((o for o in owned_by(workload, history_objects) if revision_of(o) == current), None)
+        new = new_replicaset(workload, history_objects)
         pod_hash = ((new or {}).get("metadata") or {}).get("labels", {}).get(HASH_LABEL) if new else None
         if not pod_hash:
             return None

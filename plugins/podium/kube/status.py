@@ -32,19 +32,25 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 @dataclass(frozen=True)
 class PodProblem:
-    """A pod of the new revision that is stuck: which pod, which container, why."""
+    """A pod of the new revision that is stuck or not ready: which pod, which container, why, and the
+    pod's last warning events."""
 
     pod: str
     container: str
     reason: str
     message: str = ""
     restarts: int = 0
+    events: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        text = f"pod {self.pod} container {self.container}: {self.reason}"
+        text = f"pod {self.pod}" + (f" container {self.container}" if self.container else "")
+        text += f": {self.reason}"
         if self.restarts:
-            text += f" ({self.restarts} restarts)"
-        return text + (f" - {self.message}" if self.message else "")
+            text += f" ({self.restarts} restart{'s' if self.restarts != 1 else ''})"
+        text += f" - {self.message}" if self.message else ""
+        if self.events:
+            text += " [last warning events: " + "; ".join(self.events) + "]"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,37 +59,47 @@ class PodProblem:
             "reason": self.reason,
             "message": self.message,
             "restarts": self.restarts,
+            "events": list(self.events),
         }
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Where a rollout stands. ``message`` is kubectl's wording; ``problems`` name stuck pods."""
+    """Where a rollout stands. ``message`` is kubectl's wording; ``problems`` name stuck or unready pods
+    of the new revision; ``notes`` say what else explains a failure (no pod exists, the workload's
+    conditions, its warning events)."""
 
     state: State
     message: str
     problems: tuple[PodProblem, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def done(self) -> bool:
         return self.state != "progressing"
 
     def describe(self) -> str:
-        if not self.problems:
-            return self.message
-        return f"{self.message}; " + "; ".join(str(p) for p in self.problems)
+        return "; ".join([self.message, *(str(p) for p in self.problems), *self.notes])
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "message": self.message,
             "problems": [p.as_dict() for p in self.problems],
+            "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        problems = tuple(PodProblem(**p) for p in data.get("problems") or [])
-        return cls(state=data["state"], message=data["message"], problems=problems)
+        problems = tuple(
+            PodProblem(**{**p, "events": tuple(p.get("events") or ())}) for p in data.get("problems") or []
+        )
+        return cls(
+            state=data["state"],
+            message=data["message"],
+            problems=problems,
+            notes=tuple(data.get("notes") or ()),
+        )
 
 
 def _status(obj: Obj) -> Mapping[str, Any]:
