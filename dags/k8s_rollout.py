@@ -49,7 +49,7 @@ shows a rollback.
         pod_grace_seconds=30,
     )
 
-    @task
+    @task(multiple_outputs=True)
     def smoke_check(result: dict) -> dict:
         """The Service reaches ready pods that run the image just rolled out."""
         from podium.exceptions import PermanentError

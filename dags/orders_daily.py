@@ -130,7 +130,7 @@ tables.
     },
 ) as dag:
 
-    @task
+    @task(multiple_outputs=True)
     def generate_raw(data_interval_start: datetime | None = None, params: dict | None = None) -> dict:
         """The synthetic source: the day's export into raw/orders/date=YYYY-MM-DD/ (same day, same bytes)."""
         import tempfile

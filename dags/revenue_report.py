@@ -37,7 +37,7 @@ the asset events).
     },
 ) as dag:
 
-    @task
+    @task(multiple_outputs=True)
     def report(triggering_asset_events: Any = None, params: dict | None = None) -> dict[str, dict]:
         """Revenue by region with each region's share, one CSV per published day."""
         import csv

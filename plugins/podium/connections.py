@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from podium.redact import MASK, is_secret_key, redact_host, redact_text, redact_value, scrub
 
 # Connection ids as Airflow's UI and CLI accept them.
 CONN_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,250}$"
 _CONN_ID = re.compile(CONN_ID_PATTERN)
 
-# Extra keys whose values are safe to show; everything else is listed by name only.
-_SHOWN_EXTRA_KEYS = frozenset({"region_name", "endpoint_url", "namespace", "cluster_context", "in_cluster"})
+# Extra keys whose values are shown (redacted: no userinfo, query values or secret-named keys in them);
+# everything else is listed by name only.
+_SHOWN_EXTRA_KEYS = frozenset(
+    {"region_name", "endpoint_url", "namespace", "cluster_context", "in_cluster", "service_config", "proxies"}
+)
 
 
 @dataclass(frozen=True)
@@ -59,30 +65,49 @@ def describe_connection(
     port: int | None,
     schema: str | None,
     extra: Mapping[str, Any] | None,
+    secrets: Iterable[str | None] = (),
 ) -> ConnectionReport:
-    """Describe a found connection. Credentials are left out; other extra keys show as ``"***"``."""
+    """Describe a found connection. Login and password are left out; so is anything secret elsewhere.
+
+    ``host``, ``schema`` and the shown extras lose URL userinfo, query values and fragments (see
+    :mod:`podium.redact`); extras not known to be safe, and any whose key looks secret, show as
+    ``"***"``. ``secrets`` (the connection's password) are masked wherever they still occur.
+    """
     shown = {
-        key: (value if key in _SHOWN_EXTRA_KEYS and not isinstance(value, dict | list) else "***")
+        key: redact_value(value) if key in _SHOWN_EXTRA_KEYS and not is_secret_key(key) else MASK
         for key, value in sorted((extra or {}).items())
     }
+    report: dict[str, Any] = scrub(
+        {
+            "host": redact_host(host) if host else host,
+            "schema": redact_text(schema) if schema else schema,
+            "extra": shown,
+        },
+        secrets,
+    )
     return ConnectionReport(
         conn_id=conn_id,
         found=True,
         conn_type=conn_type,
-        host=_strip_userinfo(host),
+        host=report["host"],
         port=port,
-        schema=schema,
-        extra=shown,
+        schema=report["schema"],
+        extra=report["extra"],
     )
 
 
-def _strip_userinfo(host: str | None) -> str | None:
-    """Hosts are sometimes written as URLs with credentials (``https://user:pw@host``): drop them."""
-    if host and "@" in host:
-        scheme, sep, rest = host.partition("://")
-        rest = rest.rsplit("@", 1)[-1] if sep else host.rsplit("@", 1)[-1]
-        return f"{scheme}://{rest}" if sep else rest
-    return host
+def report_line(report: ConnectionReport) -> str:
+    """One log line for ``report``, built from its redacted fields only (never from the connection)."""
+    if not report.found:
+        return f"{report.conn_id:<24} MISSING"
+    line = f"{report.conn_id:<24} found    {report.conn_type} {report.host or ''}".rstrip()
+    if report.port is not None:
+        line += f" port={report.port}"
+    if report.schema:
+        line += f" schema={report.schema}"
+    if report.extra:
+        line += " extra=" + json.dumps(report.extra, sort_keys=True, default=str)
+    return line
 
 
 def missing_connection(conn_id: str) -> ConnectionReport:

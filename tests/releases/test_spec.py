@@ -74,3 +74,56 @@ def test_json_schema_accepts_the_example_and_catches_what_editors_should() -> No
     typo = yaml.safe_load((Path(__file__).parent / "broken_specs" / "unknown_key_typo.yaml").read_text())
     messages = [error.message for error in validator.iter_errors(typo)]
     assert any("dependson" in message for message in messages), messages
+
+
+UNCLOSED_LIST = """\
+apiVersion: podium/v1
+kind: Release
+name: bakery
+environments:
+  - name: staging
+    namespace: bakery-staging
+services:
+  - name: oven
+    workload: {manifests: manifests/app.yaml}
+    images: {app: ghcr.io/x/oven}
+    tag: "1.0"
+  - name: web
+    workload: {manifests: manifests/app.yaml}
+    images: {app: ghcr.io/x/web}
+    tag: "1.0"
+    timeout: 300
+    depends_on: [oven
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "noticed", "opened", "what"),
+    [
+        # `[` opened on line 17 and never closed: noticed at the end of the file
+        (UNCLOSED_LIST, "line 18:1", "line 17:17", "the flow sequence that opened at line 17:17 is not"),
+        # a `{` never closed, noticed where the next key starts
+        ("name: x\nservices: {oven: 1\ntag: v1\n", "line 3:4", "line 2:11", "the flow mapping"),
+        # a quote never closed: noticed at the end of the file
+        ('name: "bakery\nkind: Release\n', "line 3:1", "line 1:7", "the quoted scalar that opened"),
+        # a key indented less than its siblings under a mapping
+        ("services:\n  oven:\n    tag: v1\n   timeout: 3\n", "line 4:4", "line 2:3", "the block mapping"),
+    ],
+    ids=["unclosed-bracket", "unclosed-brace", "unclosed-quote", "bad-indent"],
+)
+def test_invalid_yaml_names_where_it_was_noticed_and_where_the_construct_opened(
+    tmp_path: Path, text: str, noticed: str, opened: str, what: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_release(text, "bakery.yaml", tmp_path)
+    error = caught.value
+    assert error.file == "bakery.yaml"
+    (problem,) = error.problems
+    assert f"line {problem.line}:{problem.column}" == noticed
+    assert problem.message.startswith("not valid YAML: ")
+    assert f"{what}" in problem.message
+    assert opened in problem.message
+    message = str(error)
+    assert message.startswith("bakery.yaml: 1 problem\n")
+    assert f"({noticed})" in message
+    assert opened in message

@@ -26,7 +26,7 @@ def run_task(make_operator: Any, capfd: Any = None, **dag_kwargs: Any) -> TaskRe
     from airflow.utils.session import create_session
 
     with DAG(
-        dag_id=f"t_{uuid.uuid4().hex[:10]}",
+        dag_id=f"t_{uuid.uuid4().hex[:10]}",  # noqa: AIR304 (one throwaway DAG per test run)
         schedule=None,
         start_date=datetime(2026, 1, 1),
         default_args={"retries": 0, "retry_delay": timedelta(seconds=1)},

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from airflow.sdk import DAG
 
-from podium.exceptions import PermanentError, TransientError
 from podium.dagbuilders.saga import RetrySettings, build_saga
+from podium.exceptions import PermanentError, TransientError
 from podium.saga.plan import Parallel, Step, StepContext
 
 FAST = RetrySettings(

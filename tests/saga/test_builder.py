@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from podium.exceptions import TransientError
 from podium.dagbuilders.saga import RetrySettings
+from podium.exceptions import TransientError
 
 DAG_FILE = Path(__file__).with_name("forked_saga.py")
 

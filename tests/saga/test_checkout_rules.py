@@ -6,8 +6,6 @@ import re
 
 import pytest
 
-from podium.notifiers.webhook import alert_payload
-from podium.operators.saga import SagaFailed
 from checkout_shop.rules import (
     ORDER_ID_PATTERN,
     TOKEN_PATTERN,
@@ -18,6 +16,8 @@ from checkout_shop.rules import (
     order_total,
     payment_outcome,
 )
+from podium.notifiers.webhook import alert_payload
+from podium.operators.saga import SagaFailed
 
 
 def test_cart_lines_merge_per_sku_in_sku_order() -> None:

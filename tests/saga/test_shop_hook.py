@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from podium.exceptions import PermanentError, TransientError
 from checkout_shop.hook import OrderCancelled, ShopHook, StockShortage, sql_statements
 from checkout_shop.rules import Line
+from podium.exceptions import PermanentError, TransientError
 from saga.shop import ShopDb
 
 RACERS = 20

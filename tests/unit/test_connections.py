@@ -57,7 +57,7 @@ def test_describe_connection_never_shows_secrets() -> None:
             "aws_secret_access_key": "***",
             "endpoint_url": "http://127.0.0.1:5000",
             "region_name": "eu-west-1",
-            "service_config": "***",
+            "service_config": {"sts": {"endpoint_url": "x"}},
         },
     }
     assert "s3cr3t" not in repr(report)

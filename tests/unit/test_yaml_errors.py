@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from podium.rollout.manifests import ManifestError, parse_manifests
+from podium.kube.manifests import ManifestError, parse_manifests
 from podium.yaml_errors import YamlProblem, describe_yaml_error
 
-LOADERS = {"libyaml": yaml.CSafeLoader, "pyyaml": yaml.SafeLoader}
+LOADERS: dict[str, type[yaml.CSafeLoader] | type[yaml.SafeLoader]] = {
+    "libyaml": yaml.CSafeLoader,
+    "pyyaml": yaml.SafeLoader,
+}
 
 
 def error_of(text: str, loader: str) -> yaml.YAMLError:

@@ -111,33 +111,53 @@ def parse_checks(specs: Sequence[Mapping[str, Any]]) -> list[Check]:
     return checks
 
 
+def _validate_row_count(options: Mapping[str, Any], where: str) -> None:
+    if "min" not in options and "max" not in options:
+        raise ValueError(f"{where}: row_count needs min and/or max")
+    for bound in ("min", "max"):
+        if bound in options:
+            _number(options[bound], f"{where}.{bound}")
+
+
+def _validate_columns(kind: str, options: Mapping[str, Any], where: str) -> None:
+    columns = options.get("columns")
+    if not columns or isinstance(columns, str):
+        raise ValueError(f"{where}: {kind} needs a list of columns")
+    for column in columns:
+        _ident(column, f"{where}.columns")
+
+
+def _validate_accepted_values(options: Mapping[str, Any], where: str) -> None:
+    _ident(options.get("column"), f"{where}.column")
+    if not options.get("values"):
+        raise ValueError(f"{where}: accepted_values needs values")
+
+
+def _validate_freshness(options: Mapping[str, Any], where: str) -> None:
+    _ident(options.get("column"), f"{where}.column")
+    parse_age(options.get("max_age"))
+
+
+def _validate_reconcile(options: Mapping[str, Any], where: str) -> None:
+    for side in ("source", "target"):
+        part = options.get(side) or {}
+        _ident(part.get("table"), f"{where}.{side}.table")
+        if not part.get("expr"):
+            raise ValueError(f"{where}.{side}.expr is required")
+    _number(options.get("tolerance", 0), f"{where}.tolerance")
+
+
 def _validate(kind: str, options: Mapping[str, Any], where: str) -> None:
     if kind == "row_count":
-        if "min" not in options and "max" not in options:
-            raise ValueError(f"{where}: row_count needs min and/or max")
-        for bound in ("min", "max"):
-            if bound in options:
-                _number(options[bound], f"{where}.{bound}")
+        _validate_row_count(options, where)
     elif kind in ("not_null", "unique"):
-        columns = options.get("columns")
-        if not columns or isinstance(columns, str):
-            raise ValueError(f"{where}: {kind} needs a list of columns")
-        for column in columns:
-            _ident(column, f"{where}.columns")
+        _validate_columns(kind, options, where)
     elif kind == "accepted_values":
-        _ident(options.get("column"), f"{where}.column")
-        if not options.get("values"):
-            raise ValueError(f"{where}: accepted_values needs values")
+        _validate_accepted_values(options, where)
     elif kind == "freshness":
-        _ident(options.get("column"), f"{where}.column")
-        parse_age(options.get("max_age"))
+        _validate_freshness(options, where)
     elif kind == "reconcile":
-        for side in ("source", "target"):
-            part = options.get(side) or {}
-            _ident(part.get("table"), f"{where}.{side}.table")
-            if not part.get("expr"):
-                raise ValueError(f"{where}.{side}.expr is required")
-        _number(options.get("tolerance", 0), f"{where}.tolerance")
+        _validate_reconcile(options, where)
 
 
 def _literal(value: Any) -> str:

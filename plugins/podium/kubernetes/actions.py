@@ -88,7 +88,7 @@ def load_manifest(manifest: Any, render: Callable[[str], str]) -> list[dict[str,
     A file's text goes through ``render`` first (an operator passes its Jinja rendering with the task
     context).
     """
-    from podium.rollout.manifests import ManifestError, parse_manifests
+    from podium.kube.manifests import ManifestError, parse_manifests
     from podium.settings import include_dir
 
     origin = "manifest"

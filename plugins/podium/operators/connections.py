@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from podium.connections import describe_connection, missing_connection, validate_conn_ids
+from podium.connections import describe_connection, missing_connection, report_line, validate_conn_ids
 from podium.exceptions import PermanentError
 
 if TYPE_CHECKING:
@@ -18,7 +18,10 @@ class ConnectionCheckOperator(BaseOperator):
     """Look up Airflow connections and report, for each, whether it exists and where it points.
 
     Useful as the first task of a release or pipeline, and on its own to check a new deployment's
-    connections. Passwords, tokens and credential-bearing extras are never logged or returned.
+    connections. Passwords, tokens and credential-bearing extras are never logged or returned: URLs
+    (in the host, the schema or the shown extras, nested ones too) lose their userinfo and query
+    values, extras whose key looks secret are masked (see :mod:`podium.redact`), and the log line is
+    made from the redacted report only.
 
     :param conn_ids: connection ids to look up (templated; a list, or one id).
     :param require_all: fail the task (without retries) when any connection is missing (templated).
@@ -56,13 +59,9 @@ class ConnectionCheckOperator(BaseOperator):
                     port=conn.port,
                     schema=conn.schema,
                     extra=_extra_of(conn),
+                    secrets=[conn.password],
                 )
-            self.log.info(
-                "%-24s %-8s %s",
-                conn_id,
-                "found" if report.found else "MISSING",
-                f"{report.conn_type} {report.host or ''}".strip() if report.found else "",
-            )
+            self.log.info("%s", report_line(report))
             reports.append(report)
 
         missing = [report.conn_id for report in reports if not report.found]

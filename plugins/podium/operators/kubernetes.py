@@ -124,7 +124,7 @@ class KubernetesApplyOperator(KubernetesBaseOperator):
         self.server_dry_run = dry_run  # BaseOperator.dry_run is a method
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from podium.rollout.manifests import diff, ref, ref_text, sort_for_apply, with_namespace
+        from podium.kube.manifests import diff, ref, ref_text, sort_for_apply, with_namespace
 
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
@@ -230,7 +230,7 @@ class KubernetesRolloutOperator(KubernetesBaseOperator):
 
     def execute(self, context: Context) -> Any:
         from podium.kube.revisions import current_revision, images_of, images_patch
-        from podium.rollout.manifests import comparable, sort_for_apply, with_namespace
+        from podium.kube.manifests import comparable, sort_for_apply, with_namespace
 
         hook = self.hook()
         namespace = self.resolve_namespace(hook)

@@ -72,7 +72,7 @@ class SmokeTest(HealthCheck):
         return ("url", "service", "job")
 
 
-class Hook(_Model):
+class PreDeployJob(_Model):
     """A pre-deploy Job (a migration, say) that must complete before the service rolls out."""
 
     name: Name
@@ -105,7 +105,7 @@ class Service(_Model):
     )
     tag: str = Field(pattern=IMAGE_TAG, description="the default image tag (the trigger form overrides it)")
     depends_on: list[str] = Field(default_factory=list, description="services that must be released first")
-    pre_deploy: list[Hook] = Field(default_factory=list)
+    pre_deploy: list[PreDeployJob] = Field(default_factory=list)
     health: HealthCheck | None = None
     smoke: SmokeTest | None = None
     replicas: int | None = Field(None, ge=0, le=1000, description="replicas (manifest workloads only)")
@@ -306,35 +306,57 @@ def _cross_checks(data: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, st
             if name in seen:
                 yield ("services", i, "name"), f"duplicate service name {name!r}"
             seen.add(name)
-        for j, dep in _strings(service.get("depends_on")):
-            if dep == name:
-                yield ("services", i, "depends_on", j), f"{name!r} cannot depend on itself"
-            elif dep not in names:
-                yield (
-                    ("services", i, "depends_on", j),
-                    f"unknown service {dep!r}{did_you_mean(dep, names)}; services: {', '.join(names)}",
-                )
-            elif isinstance(name, str):
-                graph.setdefault(name, []).append(dep)
-        workload = service.get("workload")
-        files: list[tuple[Loc, Any]] = []
-        if isinstance(workload, Mapping):
-            files.append((("services", i, "workload", "manifests"), workload.get("manifests")))
-            if service.get("replicas") is not None and workload.get("manifests") is None:
-                yield ("services", i, "replicas"), "replicas needs workload.manifests (scale existing ones)"
-        smoke = service.get("smoke")
-        if isinstance(smoke, Mapping):
-            files.append((("services", i, "smoke", "job"), smoke.get("job")))
-        hooks = _items(service, "pre_deploy")
-        files += [(("services", i, "pre_deploy", k, "job"), h.get("job")) for k, h in hooks]
-        for loc, file in files:
-            if isinstance(file, str) and not (base / file).is_file():
-                yield loc, f"file {file!r} not found (paths are relative to the spec's folder)"
-        hook_names = [h.get("name") for _, h in hooks]
-        for k, hook in enumerate(hook_names):
-            if hook is not None and hook_names.index(hook) != k:
-                yield ("services", i, "pre_deploy", k, "name"), f"duplicate hook name {hook!r}"
-    envs = _items(data, "environments")
+        yield from _dependency_checks(i, service, names, graph)
+        yield from _file_checks(i, service, base)
+    yield from _environment_checks(_items(data, "environments"), names)
+    cycle = find_cycle(graph)
+    if cycle:
+        yield ("services", names.index(cycle[0]), "depends_on"), "dependency cycle: " + " -> ".join(cycle)
+
+
+def _dependency_checks(
+    i: int, service: Mapping[str, Any], names: list[str], graph: dict[str, list[str]]
+) -> Iterator[tuple[Loc, str]]:
+    """A service's depends_on names known services, not itself; known edges go into ``graph``."""
+    name = service.get("name")
+    for j, dep in _strings(service.get("depends_on")):
+        if dep == name:
+            yield ("services", i, "depends_on", j), f"{name!r} cannot depend on itself"
+        elif dep not in names:
+            yield (
+                ("services", i, "depends_on", j),
+                f"unknown service {dep!r}{did_you_mean(dep, names)}; services: {', '.join(names)}",
+            )
+        elif isinstance(name, str):
+            graph.setdefault(name, []).append(dep)
+
+
+def _file_checks(i: int, service: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, str]]:
+    """The files a service names exist; replicas only with manifests; pre-deploy Job names unique."""
+    workload = service.get("workload")
+    files: list[tuple[Loc, Any]] = []
+    if isinstance(workload, Mapping):
+        files.append((("services", i, "workload", "manifests"), workload.get("manifests")))
+        if service.get("replicas") is not None and workload.get("manifests") is None:
+            yield ("services", i, "replicas"), "replicas needs workload.manifests (scale existing ones)"
+    smoke = service.get("smoke")
+    if isinstance(smoke, Mapping):
+        files.append((("services", i, "smoke", "job"), smoke.get("job")))
+    jobs = _items(service, "pre_deploy")
+    files += [(("services", i, "pre_deploy", k, "job"), h.get("job")) for k, h in jobs]
+    for loc, file in files:
+        if isinstance(file, str) and not (base / file).is_file():
+            yield loc, f"file {file!r} not found (paths are relative to the spec's folder)"
+    job_names = [h.get("name") for _, h in jobs]
+    for k, job in enumerate(job_names):
+        if job is not None and job_names.index(job) != k:
+            yield ("services", i, "pre_deploy", k, "name"), f"duplicate hook name {job!r}"
+
+
+def _environment_checks(
+    envs: list[tuple[int, Mapping[str, Any]]], names: list[str]
+) -> Iterator[tuple[Loc, str]]:
+    """Environment names unique; per-environment replicas name known services."""
     env_names = [e.get("name") for _, e in envs]
     for i, env in envs:
         if env.get("name") is not None and env_names.index(env.get("name")) != i:
@@ -346,14 +368,13 @@ def _cross_checks(data: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, st
                     ("environments", i, "replicas", service_name),
                     f"unknown service {service_name!r}{did_you_mean(str(service_name), names)}",
                 )
-    cycle = find_cycle(graph)
-    if cycle:
-        yield ("services", names.index(cycle[0]), "depends_on"), "dependency cycle: " + " -> ".join(cycle)
 
 
 def parse_release(text: str, file: str, base: Path | None = None) -> Release:
     """Validate release YAML ``text`` (from ``file``); manifest paths are relative to ``base``."""
     import yaml
+
+    from podium.yaml_errors import describe_yaml_error
 
     base = base if base is not None else Path(file).parent
     positions = _Positions()
@@ -361,10 +382,9 @@ def parse_release(text: str, file: str, base: Path | None = None) -> Release:
     try:
         nodes = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        reason = getattr(error, "problem", None) or str(error)
-        raise SpecError(file, [SpecProblem("", f"not valid YAML: {reason}", line, column)]) from None
+        syntax = describe_yaml_error(error)  # names where it was noticed and where the construct opened
+        problem = SpecProblem("", f"not valid YAML: {syntax.message}", syntax.line, syntax.column)
+        raise SpecError(file, [problem]) from None
     nodes = [n for n in nodes if n is not None]
     if len(nodes) != 1:
         raise SpecError(file, [SpecProblem("", f"expected one YAML document, found {len(nodes)}")])

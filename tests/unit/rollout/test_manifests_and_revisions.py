@@ -9,7 +9,7 @@ from podium.kube.revisions import (
     template_of,
     undo_target,
 )
-from podium.rollout.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
+from podium.kube.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
 
 MULTI = """
 apiVersion: apps/v1

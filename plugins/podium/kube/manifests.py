@@ -60,41 +60,50 @@ def parse_manifests(source: Any, *, origin: str = "manifest") -> list[Obj]:
     Empty documents are skipped; ``kind: List`` is flattened. Each document must name apiVersion,
     kind and metadata.name.
     """
-    import yaml
-
-    if isinstance(source, str):
-        try:
-            loaded = [doc for doc in yaml.safe_load_all(source) if doc is not None]
-        except yaml.YAMLError as error:
-            raise ManifestError(f"{origin}: not valid YAML: {error}") from error
-    elif isinstance(source, Mapping):
-        loaded = [source]
-    elif isinstance(source, list | tuple):
-        loaded = list(source)
-    else:
-        raise ManifestError(
-            f"{origin}: expected a dict, a list of dicts or YAML text, got {type(source).__name__}"
-        )
     documents: list[Obj] = []
-    for doc in loaded:
+    for doc in _load(source, origin):
         if isinstance(doc, Mapping) and doc.get("kind") == "List":
             documents.extend(copy.deepcopy(dict(item)) for item in doc.get("items") or [])
         else:
             documents.append(doc)
     for index, doc in enumerate(documents):
-        where = f"{origin}: document {index + 1}"
-        if not isinstance(doc, Mapping):
-            raise ManifestError(f"{where}: expected a mapping, got {type(doc).__name__}")
-        for key in ("apiVersion", "kind"):
-            if not isinstance(doc.get(key), str) or not doc.get(key):
-                raise ManifestError(f"{where}: {key} is required")
-        name = (doc.get("metadata") or {}).get("name")
-        if not isinstance(name, str) or not name:
-            raise ManifestError(f"{where} ({doc['kind']}): metadata.name is required")
+        _check_document(doc, f"{origin}: document {index + 1}")
         documents[index] = copy.deepcopy(dict(doc))
     if not documents:
         raise ManifestError(f"{origin}: no documents")
     return documents
+
+
+def _load(source: Any, origin: str) -> list[Any]:
+    """The documents of ``source`` before any check: YAML text parsed, a dict or a list taken as is."""
+    if isinstance(source, str):
+        import yaml
+
+        from podium.yaml_errors import describe_yaml_error
+
+        try:
+            return [doc for doc in yaml.safe_load_all(source) if doc is not None]
+        except yaml.YAMLError as error:
+            # names where the parser noticed and where the unclosed construct opened
+            raise ManifestError(f"{origin}: not valid YAML: {describe_yaml_error(error)}") from error
+    if isinstance(source, Mapping):
+        return [source]
+    if isinstance(source, list | tuple):
+        return list(source)
+    raise ManifestError(
+        f"{origin}: expected a dict, a list of dicts or YAML text, got {type(source).__name__}"
+    )
+
+
+def _check_document(doc: Any, where: str) -> None:
+    if not isinstance(doc, Mapping):
+        raise ManifestError(f"{where}: expected a mapping, got {type(doc).__name__}")
+    for key in ("apiVersion", "kind"):
+        if not isinstance(doc.get(key), str) or not doc.get(key):
+            raise ManifestError(f"{where}: {key} is required")
+    name = (doc.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ManifestError(f"{where} ({doc['kind']}): metadata.name is required")
 
 
 def sort_for_apply(documents: list[Obj]) -> list[Obj]:
