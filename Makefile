@@ -22,11 +22,12 @@ export AIRFLOW__API__PORT := $(PODIUM_PORT)
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://localhost:$(PODIUM_PORT)/execution/
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit test-integration lint format lock bench clean
+.PHONY: help install run test test-fast test-unit test-integration lint format lock bench clean
 
 help:
 	@echo "make run    set up .venv and start Airflow with podium's DAGs (http://localhost:$(PODIUM_PORT))"
-	@echo "make test   set up .venv and run the whole test suite"
+	@echo "make test   set up .venv and run the whole test suite (two workers)"
+	@echo "make test-fast   pure logic and DAG integrity only (no services), under 3 minutes"
 	@echo "make lint   ruff, mypy and the layer contracts (lint-imports)    make lock   re-pin requirements.lock"
 	@echo "make bench  run the benchmarks    make clean  remove .venv and .airflow"
 
@@ -48,15 +49,18 @@ install: $(STAMP)
 run: install
 	$(PY) include/sandbox/run.py
 
-# One process by default (what CI runs). PYTEST_WORKERS=2 uses two pytest-xdist workers: the
-# real-scheduler cluster tests on one (tests/conftest.py groups them), everything else on the other;
-# faster (about 11.5 instead of 16.5 min on 2 cores), but the cluster tests then share the CPU, and
-# one run in three failed that way (see README, "Tests").
-PYTEST_WORKERS ?= 0
+# `make test`: the whole suite on two pytest-xdist workers (PYTEST_WORKERS=0: one process). Every
+# test that uses the real-scheduler cluster goes to one worker (tests/conftest.py groups them), so
+# one cluster serves them all while the other worker runs the rest.
+# `make test-fast`: pure logic and DAG integrity, no services, no sandboxes, in one process.
+PYTEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
 
 test: install
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -p no:xdist tests/unit tests/dags/test_dag_integrity.py $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest $(XDIST) -m "not integration" $(PYTEST_ARGS)

@@ -168,8 +168,14 @@ def test_crash_and_pull_failures_show_in_pod_status_and_events(kube, apps, core)
         "default", field_selector=f"involvedObject.name={pod.metadata.name}"
     ).items
     messages = {(e.reason, e.message) for e in events}
-    assert ("BackOff", f"Back-off restarting failed container app in pod {pod.metadata.name}") in messages
-    assert ("Failed", 'Failed to pull image "shop:2.0-nopull": not found') in messages
+    pod_ref = f"{pod.metadata.name}_default({pod.metadata.uid})"  # the kubelet's format.Pod
+    assert ("BackOff", f"Back-off restarting failed container app in pod {pod_ref}") in messages
+    reference = "docker.io/library/shop:2.0-nopull"
+    assert (
+        "Failed",
+        'Failed to pull image "shop:2.0-nopull": rpc error: code = NotFound desc = failed to pull and '
+        f'unpack image "{reference}": failed to resolve reference "{reference}": {reference}: not found',
+    ) in messages
     assert all(e.involved_object.kind == "Pod" for e in events)
 
 

@@ -1,4 +1,6 @@
-"""The resources the double serves: discovery documents, OpenAPI v3 stubs, Table columns, defaults."""
+"""The resources the double serves (the resource table) and their Table columns for `kubectl get`.
+
+Discovery and OpenAPI documents are built from it in discovery.py, defaulting is in defaults.py."""
 
 from __future__ import annotations
 
@@ -80,6 +82,21 @@ def _restarts(obj: Obj, _now: dt.datetime) -> int:
     return sum(s.get("restartCount", 0) for s in (obj.get("status") or {}).get("containerStatuses") or [])
 
 
+def _quota_column(limits: bool) -> Callable[[Obj, dt.datetime], str]:
+    """``pods: 2/2, services: 0/5`` (used/hard), limits.* in the Limit column (printResourceQuota)."""
+
+    def get(obj: Obj, _now: dt.datetime) -> str:
+        status = obj.get("status") or {}
+        hard, used = status.get("hard") or {}, status.get("used") or {}
+        return ", ".join(
+            f"{key}: {used.get(key, '0')}/{hard[key]}"
+            for key in sorted(hard)
+            if (key.split(".")[0] == "limits" and "." in key) == limits
+        )
+
+    return get
+
+
 NAME = ("Name", "string", lambda obj, _now: obj["metadata"]["name"])
 AGE = ("Age", "string", age)
 
@@ -156,6 +173,20 @@ RESOURCES: tuple[Resource, ...] = (
         ),
     ),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), columns=(NAME, AGE)),
+    Resource(
+        "",
+        "v1",
+        "resourcequotas",
+        "ResourceQuota",
+        short_names=("quota",),
+        subresources=("status",),
+        columns=(
+            NAME,
+            AGE,
+            ("Request", "string", _quota_column(False)),
+            ("Limit", "string", _quota_column(True)),
+        ),
+    ),
     Resource(
         "",
         "v1",
@@ -341,108 +372,6 @@ def _job_status(job: Obj) -> str:
     return "Running"
 
 
-# -- discovery ------------------------------------------------------------------------------------
-
-
-def api_versions(server_address: str) -> Obj:
-    return {
-        "kind": "APIVersions",
-        "versions": ["v1"],
-        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
-    }
-
-
-def api_group_list() -> Obj:
-    groups = []
-    for group, version in sorted(GROUPS.items()):
-        gv = {"groupVersion": f"{group}/{version}", "version": version}
-        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-
-
-def api_resource_list(group: str, version: str) -> Obj | None:
-    members = [r for r in RESOURCES if r.group == group and r.version == version]
-    if not members:
-        return None
-    resources = []
-    for r in members:
-        resources.append(
-            {
-                "name": r.plural,
-                "singularName": r.singular,
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-                **({"shortNames": list(r.short_names)} if r.short_names else {}),
-                **({"categories": list(r.categories)} if r.categories else {}),
-            }
-        )
-        for sub in r.subresources:
-            kind = "Scale" if sub == "scale" else r.kind
-            group_of = {"group": "autoscaling", "version": "v1"} if sub == "scale" else {}
-            resources.append(
-                {
-                    "name": f"{r.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": r.namespaced,
-                    "kind": kind,
-                    "verbs": ["get", "patch", "update"],
-                    **group_of,
-                }
-            )
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": f"{group}/{version}" if group else version,
-        "resources": resources,
-    }
-
-
-# -- OpenAPI v3: only what kubectl reads (PATCH operations that advertise fieldValidation) ---------
-
-
-def openapi_index() -> Obj:
-    paths = {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=podium"}}
-    for group, version in GROUPS.items():
-        paths[f"apis/{group}/{version}"] = {
-            "serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash=podium"
-        }
-    return {"paths": paths}
-
-
-def openapi_document(group: str, version: str) -> Obj | None:
-    members = [r for r in RESOURCES if r.group == group and r.version == version]
-    if not members:
-        return None
-    prefix = f"/apis/{group}/{version}" if group else "/api/v1"
-    paths: dict[str, Any] = {}
-    for r in members:
-        item = (
-            f"{prefix}/namespaces/{{namespace}}/{r.plural}/{{name}}"
-            if r.namespaced
-            else f"{prefix}/{r.plural}/{{name}}"
-        )
-        gvk = {"group": group, "version": version, "kind": r.kind}
-        paths[item] = {
-            "patch": {
-                "operationId": f"patch{r.kind}",
-                "parameters": [
-                    {"name": name, "in": "query", "schema": {"type": "string"}}
-                    for name in ("dryRun", "fieldManager", "fieldValidation", "force")
-                ],
-                "responses": {"200": {"description": "OK"}},
-                "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": gvk,
-            }
-        }
-    return {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.32.0"},
-        "paths": paths,
-        "components": {"schemas": {}},
-    }
-
-
 # -- Table output for `kubectl get` -----------------------------------------------------------------
 
 
@@ -476,69 +405,3 @@ def table(resource: Resource, items: list[Obj], now: dt.datetime, resource_versi
             for item in items
         ],
     }
-
-
-# -- defaulting (the fields podium and kubectl read back) --------------------------------------------
-
-
-# Status fields Go always writes (the Python client's typed models reject objects without them).
-INITIAL_STATUS: dict[str, Obj] = {
-    "ReplicaSet": {"replicas": 0},
-    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
-    "DaemonSet": {
-        "currentNumberScheduled": 0,
-        "desiredNumberScheduled": 0,
-        "numberMisscheduled": 0,
-        "numberReady": 0,
-    },
-    "HorizontalPodAutoscaler": {"currentReplicas": 0, "desiredReplicas": 0},
-    "Namespace": {"phase": "Active"},
-}
-
-
-def apply_defaults(resource: Resource, obj: Obj) -> Obj:
-    if "status" in resource.subresources:
-        status = obj.setdefault("status", {})  # as the API server answers for a new object
-        for key, value in INITIAL_STATUS.get(resource.kind, {}).items():
-            status.setdefault(key, value)
-    spec = obj.get("spec")
-    if resource.kind in ("Deployment", "StatefulSet", "ReplicaSet") and isinstance(spec, dict):
-        spec.setdefault("replicas", 1)
-        spec.setdefault("revisionHistoryLimit", 10)
-    if resource.kind == "Deployment" and isinstance(spec, dict):
-        spec.setdefault("progressDeadlineSeconds", 600)
-        strategy = spec.setdefault("strategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = strategy.setdefault("rollingUpdate", {})
-            rolling.setdefault("maxSurge", "25%")
-            rolling.setdefault("maxUnavailable", "25%")
-    if resource.kind == "StatefulSet" and isinstance(spec, dict):
-        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            strategy.setdefault("type", "RollingUpdate")
-            strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
-        spec.setdefault("podManagementPolicy", "OrderedReady")
-    if resource.kind == "DaemonSet" and isinstance(spec, dict):
-        spec.setdefault("revisionHistoryLimit", 10)
-        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            strategy.setdefault("type", "RollingUpdate")
-            strategy.setdefault("rollingUpdate", {}).setdefault("maxUnavailable", 1)
-            strategy["rollingUpdate"].setdefault("maxSurge", 0)
-    if resource.kind == "Job" and isinstance(spec, dict):
-        spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completions", 1)
-        spec.setdefault("parallelism", 1)
-    if resource.kind == "Service" and isinstance(spec, dict):
-        spec.setdefault("type", "ClusterIP")
-        for port in spec.get("ports") or []:
-            port.setdefault("protocol", "TCP")
-            port.setdefault("targetPort", port.get("port"))
-    pod_spec = ((spec or {}).get("template") or {}).get("spec") if isinstance(spec, dict) else None
-    if resource.kind == "Pod":
-        pod_spec = spec
-    for container in (pod_spec or {}).get("containers") or [] if isinstance(pod_spec, dict) else []:
-        for port in container.get("ports") or []:
-            port.setdefault("protocol", "TCP")
-    return obj

@@ -1,4 +1,6 @@
-"""Simulated StatefulSet, DaemonSet and Job controllers (with ControllerRevisions for history)."""
+"""Simulated StatefulSet, DaemonSet, Job, HPA and ResourceQuota controllers (with ControllerRevisions
+for history), and ``WorkloadControllers``: all the controllers together, one pass over everything per
+tick."""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ import copy
 import uuid
 from typing import Any
 
-from kubesim.controllers import Controllers
+from kubesim import quota
+from kubesim.deployments import DeploymentController
+from kubesim.kubelet import Kubelet
+from kubesim.replicasets import ReplicaSetController
 from kubesim.workloads import int_or_percent, owner_reference, pod_is_active, pod_is_ready, template_hash
 
 Obj = dict[str, Any]
@@ -17,8 +22,8 @@ def _revision_hash(pod: Obj) -> str:
     return (pod["metadata"].get("labels") or {}).get(REVISION_HASH, "")
 
 
-class WorkloadControllers(Controllers):
-    """Adds StatefulSet, DaemonSet and Job controllers to the core ones."""
+class WorkloadControllers(Kubelet, ReplicaSetController, DeploymentController):
+    """The kubelet and every controller: StatefulSet, DaemonSet, Job and HPA here, the others mixed in."""
 
     def ensure_revision(self, owner: Obj, kind: str, template: Obj) -> str:
         """The ControllerRevision for ``template``; created (or re-numbered, on a rollback) as needed."""
@@ -76,30 +81,7 @@ class WorkloadControllers(Controllers):
         def pod_name(i: int) -> str:
             return f"{name}-{i}"
 
-        # create missing pods in order (each waits for its predecessors to be Ready when OrderedReady)
-        for i in range(replicas):
-            if pod_name(i) in pods:
-                if ordered and not pod_is_ready(pods[pod_name(i)]):
-                    break
-                continue
-            revision = current_revision if i < partition else update_revision
-            template = self._revision_template(sts, revision) or spec.get("template") or {}
-            labels = {
-                REVISION_HASH: revision,
-                "statefulset.kubernetes.io/pod-name": pod_name(i),
-                "apps.kubernetes.io/pod-index": str(i),
-            }
-            pods[pod_name(i)] = self.new_pod(sts, "StatefulSet", template, pod_name(i), labels)
-            self.record(
-                sts,
-                "StatefulSet",
-                "Normal",
-                "SuccessfulCreate",
-                f"create Pod {pod_name(i)} in StatefulSet {name} successful",
-                "statefulset-controller",
-            )
-            if ordered:
-                break
+        self._create_statefulset_pods(sts, pods, (current_revision, update_revision), partition, ordered)
         # scale down from the highest ordinal
         extra = sorted(
             (n for n in pods if int(n.rsplit("-", 1)[1]) >= replicas), key=lambda n: -int(n.rsplit("-", 1)[1])
@@ -140,6 +122,44 @@ class WorkloadControllers(Controllers):
             },
         )
 
+    def _create_statefulset_pods(
+        self, sts: Obj, pods: dict[str, Obj], revisions: tuple[str, str], partition: int, ordered: bool
+    ) -> None:
+        """Create missing pods in order (each waits for its predecessors to be Ready when OrderedReady);
+        a refused pod stops the pass, and the next waits for the retry."""
+        spec, name = sts["spec"], sts["metadata"]["name"]
+        if self.backing_off(sts) is not None:
+            return
+        for i in range(int(spec.get("replicas", 1))):
+            pod_name = f"{name}-{i}"
+            if pod_name in pods:
+                if ordered and not pod_is_ready(pods[pod_name]):
+                    return
+                continue
+            revision = revisions[0] if i < partition else revisions[1]
+            template = self._revision_template(sts, revision) or spec.get("template") or {}
+            labels = {
+                REVISION_HASH: revision,
+                "statefulset.kubernetes.io/pod-name": pod_name,
+                "apps.kubernetes.io/pod-index": str(i),
+            }
+            pod = self.create_pod(sts, "StatefulSet", template, pod_name, labels, "statefulset-controller")
+            if pod is None:
+                return
+            pods[pod_name] = pod
+            self.pods_created(sts)
+            self.record(
+                sts,
+                "StatefulSet",
+                "Normal",
+                "SuccessfulCreate",
+                f"create Pod {pod_name} in StatefulSet {name} successful",
+                "statefulset-controller",
+            )
+            if ordered:
+                return
+        self.pods_created(sts)
+
     def _revision_template(self, owner: Obj, revision: str) -> Obj | None:
         found = self.store.find("apps/controllerrevisions", owner["metadata"]["namespace"], revision)
         if not found:
@@ -155,20 +175,7 @@ class WorkloadControllers(Controllers):
         revision = self.ensure_revision(ds, "DaemonSet", spec.get("template") or {}).rsplit("-", 1)[1]
         pods = [p for p in self.store.owned_by(ds, "/pods") if pod_is_active(p)]
         by_node = {p["spec"].get("nodeName"): p for p in pods}
-        for node in self.node_names:
-            if node not in by_node:
-                template = copy.deepcopy(spec.get("template") or {})
-                template.setdefault("spec", {})["nodeName"] = node
-                pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
-                by_node[node] = self.new_pod(ds, "DaemonSet", template, pod_name, {REVISION_HASH: revision})
-                self.record(
-                    ds,
-                    "DaemonSet",
-                    "Normal",
-                    "SuccessfulCreate",
-                    f"Created pod: {pod_name}",
-                    "daemonset-controller",
-                )
+        self._create_daemon_pods(ds, by_node, revision)
         strategy = spec.get("updateStrategy") or {}
         if strategy.get("type", "RollingUpdate") == "RollingUpdate":
             desired = len(self.node_names)
@@ -206,7 +213,59 @@ class WorkloadControllers(Controllers):
             },
         )
 
+    def _create_daemon_pods(self, ds: Obj, by_node: dict[str, Obj], revision: str) -> None:
+        """A pod on every node that has none; a refused pod stops the pass until the retry is due."""
+        spec, meta = ds["spec"], ds["metadata"]
+        if self.backing_off(ds) is not None:
+            return
+        for node in self.node_names:
+            if node in by_node:
+                continue
+            template = copy.deepcopy(spec.get("template") or {})
+            template.setdefault("spec", {})["nodeName"] = node
+            pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+            labels = {REVISION_HASH: revision}
+            pod = self.create_pod(ds, "DaemonSet", template, pod_name, labels, "daemonset-controller")
+            if pod is None:
+                return
+            by_node[node] = pod
+            self.record(
+                ds,
+                "DaemonSet",
+                "Normal",
+                "SuccessfulCreate",
+                f"Created pod: {pod_name}",
+                "daemonset-controller",
+            )
+        self.pods_created(ds)
+
     # -- Job ---------------------------------------------------------------------------------------
+
+    def _create_job_pods(self, job: Obj, count: int) -> list[Obj]:
+        """Up to ``count`` new pods for ``job``; a refused pod stops the pass until the retry is due."""
+        spec, meta = job["spec"], job["metadata"]
+        created: list[Obj] = []
+        if count <= 0 or self.backing_off(job) is not None:
+            return created
+        for _ in range(count):
+            pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+            labels = {
+                "batch.kubernetes.io/job-name": meta["name"],
+                "job-name": meta["name"],
+                "batch.kubernetes.io/controller-uid": meta["uid"],
+                "controller-uid": meta["uid"],
+            }
+            template = copy.deepcopy(spec.get("template") or {})
+            template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
+            pod = self.create_pod(job, "Job", template, pod_name, labels, "job-controller")
+            if pod is None:
+                return created
+            created.append(pod)
+            self.record(
+                job, "Job", "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller"
+            )
+        self.pods_created(job)
+        return created
 
     def sync_job(self, job: Obj) -> None:
         spec, meta, status = job["spec"], job["metadata"], dict(job.get("status") or {})
@@ -259,20 +318,7 @@ class WorkloadControllers(Controllers):
             self.record(job, "Job", "Warning", "BackoffLimitExceeded", message, "job-controller")
         else:
             want = min(int(spec.get("parallelism", 1)), completions - succeeded)
-            for _ in range(want - len(active)):
-                pod_name = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
-                labels = {
-                    "batch.kubernetes.io/job-name": meta["name"],
-                    "job-name": meta["name"],
-                    "batch.kubernetes.io/controller-uid": meta["uid"],
-                    "controller-uid": meta["uid"],
-                }
-                template = copy.deepcopy(spec.get("template") or {})
-                template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
-                active.append(self.new_pod(job, "Job", template, pod_name, labels))
-                self.record(
-                    job, "Job", "Normal", "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller"
-                )
+            active += self._create_job_pods(job, want - len(active))
         status.update(
             {
                 "succeeded": succeeded,
@@ -315,6 +361,11 @@ class WorkloadControllers(Controllers):
         status = {**(hpa.get("status") or {}), "currentReplicas": current, "desiredReplicas": desired}
         self.write_status("autoscaling/horizontalpodautoscalers", hpa, status)
 
+    # -- ResourceQuota: status.hard and status.used (admission itself is in quota.py) ---------------
+
+    def sync_quota(self, resource_quota: Obj) -> None:
+        self.write_status("/resourcequotas", resource_quota, quota.status_of(self.store, resource_quota))
+
     # -- one pass over everything ------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -327,6 +378,7 @@ class WorkloadControllers(Controllers):
             ("apps/daemonsets", self.sync_daemonset),
             ("batch/jobs", self.sync_job),
             ("autoscaling/horizontalpodautoscalers", self.sync_hpa),
+            ("/resourcequotas", self.sync_quota),
         ):
             for obj in self.store.select(kind):
                 current = self.store.find(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])

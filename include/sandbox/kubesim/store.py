@@ -1,14 +1,15 @@
-"""Object store with Kubernetes semantics: uid, resourceVersion, generation, selectors and watches."""
+"""Object store with Kubernetes semantics: uid, resourceVersion, generation, history and watchers.
+
+Selectors are parsed in selectors.py."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import json
-import re
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,83 +35,6 @@ class ApiError(Exception):
             "details": self.details,
             "code": self.code,
         }
-
-
-# -- selectors -------------------------------------------------------------------------------------
-
-_SET_EXPR = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
-
-
-def parse_label_selector(text: str | None) -> Callable[[dict[str, str]], bool]:
-    """labelSelector as the API server accepts it: =, ==, !=, in, notin, exists, !exists."""
-    requirements: list[tuple[str, str, frozenset[str]]] = []  # (key, operator, values)
-    for term in _split_terms(text or ""):
-        if not term.strip():
-            continue
-        if "!=" in term:
-            key, value = (p.strip() for p in term.split("!=", 1))
-            requirements.append((key, "!=", frozenset([value])))
-        elif "==" in term or ("=" in term and " in " not in term):
-            key, value = (p.strip() for p in re.split(r"==?", term, maxsplit=1))
-            requirements.append((key, "in", frozenset([value])))
-        else:
-            match = _SET_EXPR.match(term)
-            if not match:
-                raise ApiError(400, "BadRequest", f"unable to parse requirement: {term!r}")
-            negate, key, operator, values = match.groups()
-            if operator:
-                options = frozenset(v.strip() for v in values.split(",") if v.strip())
-                requirements.append((key, operator, options))
-            else:
-                requirements.append((key, "!exists" if negate else "exists", frozenset()))
-
-    def matches(labels: dict[str, str]) -> bool:
-        for key, operator, values in requirements:
-            present = key in labels
-            if operator == "in" and not (present and labels[key] in values):
-                return False
-            if operator in ("notin", "!=") and present and labels[key] in values:
-                return False
-            if operator == "exists" and not present:
-                return False
-            if operator == "!exists" and present:
-                return False
-        return True
-
-    return matches
-
-
-def _split_terms(text: str) -> Iterable[str]:
-    depth, start = 0, 0
-    for index, char in enumerate(text):
-        depth += char == "("
-        depth -= char == ")"
-        if char == "," and depth == 0:
-            yield text[start:index]
-            start = index + 1
-    yield text[start:]
-
-
-def parse_field_selector(text: str | None) -> Callable[[Obj], bool]:
-    """fieldSelector on metadata.name, metadata.namespace and a few status/spec fields."""
-    if not text:
-        return lambda obj: True
-    tests = []
-    for term in _split_terms(text):
-        negate = "!=" in term
-        path, value = (p.strip() for p in re.split(r"!=|==?", term, maxsplit=1))
-        tests.append((path.split("."), value, negate))
-
-    def match(obj: Obj) -> bool:
-        for parts, value, negate in tests:
-            current: Any = obj
-            for part in parts:
-                current = current.get(part) if isinstance(current, dict) else None
-            if (str(current if current is not None else "") == value) == negate:
-                return False
-        return True
-
-    return match
 
 
 # -- the store -------------------------------------------------------------------------------------
