@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -14,10 +15,10 @@ from sandbox.manifests import deployment
 
 
 def trigger(
-    conn: str, name: str = "web", *, timeout: float = 60, grace: float = 5, **kwargs
+    conn: str, name: str = "web", *, timeout: float = 60, grace: float = 5, kind: str = "Deployment", **kwargs
 ) -> KubernetesRolloutTrigger:
     return KubernetesRolloutTrigger(
-        kind="Deployment",
+        kind=kind,
         name=name,
         namespace="default",
         kubernetes_conn_id=conn,
@@ -188,3 +189,51 @@ def test_a_deferral_holds_its_event_for_the_configured_settle_time(kube_conn, ap
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({"ti": SimpleNamespace(dag_id="d", run_id="r", task_id="rollout")})
     assert before + 7.5 <= deferred.value.trigger.not_before <= time.time() + 7.5
+
+
+def test_a_quota_that_refuses_the_new_pods_is_named_with_the_workloads_conditions(
+    kube_conn, apps, core
+) -> None:
+    """No pod of the new revision can exist: the failure says so and gives the Deployment's
+    ReplicaFailure condition and the new ReplicaSet's FailedCreate events."""
+    from sandbox.manifests import deployment as build
+
+    apps.create_namespaced_deployment("default", build("web", progressDeadlineSeconds=6))
+    assert run_inline(trigger(kube_conn))["status"] == "success"
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "pods"},
+        "spec": {"hard": {"pods": "3"}},
+    }
+    core.create_namespaced_resource_quota("default", quota)
+    set_image(apps, "web", "nginx:1.28")  # the surge pod of the new revision exceeds the quota
+    event = run_inline(trigger(kube_conn, grace=3600))
+    assert event["status"] == "error"
+    message = event["message"]
+    assert message.startswith(
+        'deployment "web" exceeded its progress deadline; no pod of the new revision exists; deployment '
+        'conditions: ReplicaFailure (FailedCreate): pods "web-'
+    )
+    assert "is forbidden: exceeded quota: pods, requested: pods=1, used: pods=3, limited: pods=3" in message
+    assert re.search(
+        r"; replicaset/web-\w+ warning events: FailedCreate: Error creating: pods \"web-", message
+    )
+    assert event["verdict"]["problems"] == []
+
+
+def test_a_failed_statefulset_names_its_unready_pod(kube_conn, apps) -> None:
+    from sandbox.manifests import statefulset
+
+    apps.create_namespaced_stateful_set("default", statefulset("db", replicas=2))
+    ready = run_inline(trigger(kube_conn, "db", kind="StatefulSet"))
+    assert ready["status"] == "success", ready["message"]
+    apps.patch_namespaced_stateful_set(
+        "db",
+        "default",
+        {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "redis:8-crash"}]}}}},
+    )
+    event = run_inline(trigger(kube_conn, "db", kind="StatefulSet", grace=2))
+    assert event["status"] == "error"
+    assert re.search(r"; pod db-1 container db: CrashLoopBackOff \(\d+ restarts?\)", event["message"])
+    assert "BackOff: Back-off restarting failed container db in pod db-1_default(" in event["message"]

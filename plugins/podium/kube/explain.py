@@ -125,7 +125,9 @@ def pod_not_ready(pod: Obj, events: Sequence[Obj]) -> tuple[PodProblem, ...]:
 def workload_conditions(workload: Obj) -> tuple[str, ...]:
     """The workload's conditions that speak of a problem: ``ReplicaFailure (FailedCreate): ...``."""
     notes = []
-    for condition in (workload.get("status") or {}).get("conditions") or []:
+    conditions = (workload.get("status") or {}).get("conditions") or []
+    # the condition that says why pods are missing comes first
+    for condition in sorted(conditions, key=lambda c: c.get("type") != "ReplicaFailure"):
         kind, state = str(condition.get("type")), str(condition.get("status"))
         if (kind, state) in _HEALTHY or (kind == "ReplicaFailure" and state != "True"):
             continue
