@@ -17,7 +17,13 @@ import pytest
 
 from harness.services import IN_CI, Postgres, service_unavailable, unreachable_reason
 
-pytest_plugins = ["harness.kube_fixtures", "harness.cluster_fixtures", "harness.aws_fixtures"]
+pytest_plugins = [
+    "harness.kube_fixtures",
+    "harness.cluster_fixtures",
+    "harness.aws_fixtures",
+    "harness.etl_fixtures",
+    "harness.saga_fixtures",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="podium-test-airflow-"))

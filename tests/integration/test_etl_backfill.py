@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.expected import expected_day, file_digest, revenue_rows
+from harness.etl_expected import expected_day, file_digest, revenue_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.kube import wait_for
+from harness.tasks import run_task
 from podium.operators.kubernetes import (
     KubernetesApplyOperator,
     KubernetesRollbackOperator,
@@ -12,7 +13,6 @@ from podium.operators.kubernetes import (
     KubernetesScaleOperator,
 )
 from podium.sensors.kubernetes import KubernetesRolloutSensor
-from rollouts.helpers import run_task
 from sandbox.manifests import daemonset, deployment, statefulset
 
 BUNDLE = [

@@ -16,13 +16,13 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
+from harness.tasks import run_task
 from podium.operators.kubernetes import (
     KubernetesRollbackOperator,
     KubernetesRolloutOperator,
     KubernetesScaleOperator,
 )
 from podium.sensors.kubernetes import KubernetesRolloutSensor
-from rollouts.helpers import run_task
 from sandbox.manifests import daemonset, statefulset
 
 REPO = Path(__file__).resolve().parents[2]

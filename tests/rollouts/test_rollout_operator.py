@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.kube import wait_for
+from harness.tasks import run_task
 from podium.operators.kubernetes import KubernetesRolloutOperator
-from rollouts.helpers import run_task
 from sandbox.manifests import deployment
 
 REPO = Path(__file__).resolve().parents[2]

@@ -99,7 +99,8 @@ def test_no_pod_of_the_new_revision_gives_the_conditions_and_the_replicasets_eve
         "no pod of the new revision exists; deployment conditions: ReplicaFailure (FailedCreate): "
         'pods "shop-7d9-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=2, '
         "limited: pods=2; Progressing=False (ProgressDeadlineExceeded)",
-        'replicaset/shop-7d9 warning events: FailedCreate: Error creating: pods "shop-7d9-x" is forbidden (x7)',
+        "replicaset/shop-7d9 warning events: FailedCreate: Error creating: "
+        'pods "shop-7d9-x" is forbidden (x7)',
     )
 
 

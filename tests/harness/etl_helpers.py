@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rollouts.helpers import run_task as run_one_task
+from harness.tasks import run_task as run_one_task
 
 
 def run_task(make_operator: Any, **dag_kwargs: Any) -> tuple[str, Any]:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.expected import table_checksum
-from etl.helpers import orders_parquet as orders
+from harness.etl_expected import table_checksum
+from harness.etl_helpers import orders_parquet as orders
 from podium.exceptions import PermanentError
 
 pytestmark = pytest.mark.postgres
-WAREHOUSE_SQL = Path(__file__).resolve().parents[2] / "include" / "sql" / "etl" / "warehouse"
+WAREHOUSE_SQL = Path(__file__).resolve().parents[3] / "include" / "sql" / "etl" / "warehouse"
 PARTITIONED = (WAREHOUSE_SQL / "postgres" / "orders_clean.sql").read_text()
 PLAIN = (WAREHOUSE_SQL / "sqlite" / "orders_clean.sql").read_text()  # the same columns, one plain table
 

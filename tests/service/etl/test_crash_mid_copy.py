@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.crashed_load import DDL
-from etl.expected import table_checksum
-from etl.helpers import orders_parquet
+from harness.etl_expected import table_checksum
+from harness.etl_helpers import orders_parquet
+from service.etl.crashed_load import DDL
 
 pytestmark = pytest.mark.postgres
 DAY = "2026-01-05"
@@ -65,7 +65,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_partition(kind, etl_connecti
             [sys.executable, str(HERE / "crashed_load.py"), str(new), DAY, kind],
             env={
                 **os.environ,
-                "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "plugins"), str(HERE.parent)]),
+                "PYTHONPATH": os.pathsep.join([str(HERE.parents[2] / "plugins"), str(HERE.parents[1])]),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

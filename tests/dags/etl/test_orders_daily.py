@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from etl.expected import expected_day, file_digest, revenue_rows, table_checksum
+from harness.etl_expected import expected_day, file_digest, revenue_rows, table_checksum
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DAY = date(2026, 1, 3)
 ROWS = 400
 

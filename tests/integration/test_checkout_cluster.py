@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from saga.shop import ShopDb
+from harness.shop_db import ShopDb
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from saga.shop import ShopDb
+from harness.shop_db import ShopDb
 
 
 @contextlib.contextmanager

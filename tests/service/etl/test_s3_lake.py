@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from etl.expected import expected_day, revenue_rows, table_checksum
+from harness.etl_expected import expected_day, revenue_rows, table_checksum
 
 pytestmark = pytest.mark.postgres
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BUCKET = "podium-lake"
 DAY = date(2026, 1, 3)
 
@@ -90,7 +90,7 @@ def test_orders_daily_runs_on_an_s3_lake(etl_connections, aws_default, monkeypat
 
 def test_extract_from_an_s3_uri_into_a_local_lake(lake, aws_default, monkeypatch, airflow_db):
     """A full s3:// source names its connection the ObjectStoragePath way: s3://<conn_id>@bucket/key."""
-    from etl.helpers import read_parquet, run_task
+    from harness.etl_helpers import read_parquet, run_task
     from podium.operators.etl_extract import ObjectStorageToParquetOperator
 
     monkeypatch.setenv(

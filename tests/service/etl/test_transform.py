@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.helpers import read_parquet, run_task
+from harness.etl_helpers import read_parquet, run_task
 
 STAGING = "_staging/transform/date=2026-01-03"
 # one row per id: the earliest version of each; a window over the key, as orders_clean.sql has

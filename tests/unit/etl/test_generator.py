@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from etl.expected import REPO, expected_day
+from harness.etl_expected import REPO, expected_day
 from podium.etl.generator import COLUMNS, customers_csv, day_csv, iter_day, write_day
 from podium.etl.partitions import partition_date, partition_path, staging_path
 

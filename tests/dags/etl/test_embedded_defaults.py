@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from etl.expected import REPO, expected_day
+from harness.etl_expected import REPO, expected_day
 
 DAY = date(2026, 1, 7)
 

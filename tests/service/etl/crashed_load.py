@@ -12,7 +12,7 @@ from pathlib import Path
 from podium.etl.loads import TableLoad
 from podium.hooks.warehouse import WarehouseHook
 
-WAREHOUSE_SQL = Path(__file__).resolve().parents[2] / "include" / "sql" / "etl" / "warehouse"
+WAREHOUSE_SQL = Path(__file__).resolve().parents[3] / "include" / "sql" / "etl" / "warehouse"
 DDL = {
     # PARTITION BY LIST (ds): loaded by partition exchange
     "partitioned": (WAREHOUSE_SQL / "postgres" / "orders_clean.sql").read_text(),

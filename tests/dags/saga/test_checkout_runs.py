@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from saga.shop import ShopDb
+from harness.shop_db import ShopDb
 
 pytestmark = pytest.mark.postgres
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PRICES = {"SKU-A": (1000, 10), "SKU-B": (250, 10), "SKU-C": (99, 1)}
 STEPS = ["validate_cart", "charge_payment", "reserve_inventory", "send_confirmation", "create_shipment"]
 COMPENSATIONS = {

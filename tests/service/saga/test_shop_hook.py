@@ -15,8 +15,8 @@ import pytest
 
 from checkout_shop.hook import OrderCancelled, ShopHook, StockShortage, sql_statements
 from checkout_shop.rules import Line
+from harness.shop_db import ShopDb
 from podium.exceptions import PermanentError, TransientError
-from saga.shop import ShopDb
 
 RACERS = 20
 STOCK = 12

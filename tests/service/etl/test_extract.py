@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from etl.helpers import read_parquet, run_task
+from harness.etl_helpers import read_parquet, run_task
 
 STAGING = "_staging/extract/date=2026-01-03"
 

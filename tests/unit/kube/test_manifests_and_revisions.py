@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from podium.kube.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
 from podium.kube.revisions import (
     history,
     images_patch,
@@ -9,7 +10,6 @@ from podium.kube.revisions import (
     template_of,
     undo_target,
 )
-from podium.kube.manifests import ManifestError, diff, parse_manifests, ref, sort_for_apply, with_namespace
 
 MULTI = """
 apiVersion: apps/v1
