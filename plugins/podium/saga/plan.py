@@ -1,7 +1,9 @@
 """Sagas, planned: ordered steps (and parallel groups), each with an optional compensation.
 
-Pure logic, no Airflow: what the graph looks like, and, given the states of a run's task
-instances, whether the saga failed, which compensations must run and what to report.
+Pure logic: what the graph looks like, and, given the states of a run's task instances, whether the
+saga failed, which compensations must run and what to report. No task context, no network, no
+client; its one Airflow import is :mod:`podium.exceptions` (SpecError is an AirflowFailException,
+so importing this module loads Airflow's core: ``make lint``'s purity contract allows only that).
 
 A step "completed" when its task instance ended ``success``. A step "failed for good" when its task
 instance ended ``failed`` (Airflow marks a task failed only after its retries are spent, or at once
