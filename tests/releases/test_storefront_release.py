@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from rollouts.helpers import _serialize
+from harness.tasks import _serialize
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "storefront-staging"

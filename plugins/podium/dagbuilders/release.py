@@ -21,14 +21,13 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, TaskGroup
 
 from podium.operators.release import (
-    ReleaseCheckOperator,
-    ReleaseJobOperator,
     ReleaseOutcomeOperator,
     ReleasePlanOperator,
     ReleaseReportOperator,
     ReleaseRollbackOperator,
     ReleaseRolloutOperator,
 )
+from podium.operators.release_checks import ReleaseCheckOperator, ReleaseJobOperator
 from podium.release.graph import topological_order
 from podium.release.spec import IMAGE_TAG, Environment, HealthCheck, Release, Service, load_release
 from podium.settings import include_dir

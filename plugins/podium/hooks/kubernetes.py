@@ -43,6 +43,7 @@ _READERS = {
     ),
     "Pod": ("CoreV1Api", "read_namespaced_pod", "list_namespaced_pod"),
     "Event": ("CoreV1Api", "read_namespaced_event", "list_namespaced_event"),
+    "Job": ("BatchV1Api", "read_namespaced_job", "list_namespaced_job"),
 }
 
 
@@ -340,6 +341,41 @@ class PodiumAsyncKubernetesHook(AsyncKubernetesHook):
                 raise decision.error() from failure
             await asyncio.sleep(decision.delay)
             attempt += 1
+
+    async def service_get(
+        self,
+        api_client: Any,
+        service: str,
+        namespace: str,
+        *,
+        port: int | str | None = None,
+        path: str = "/",
+        timeout: float = 10,
+    ) -> tuple[int, str]:
+        """GET ``path`` on a Service through the API server's service proxy: (HTTP status, body).
+
+        One attempt, no retries (checks poll on their own); any HTTP answer is returned as is,
+        including 503 "no endpoints available"; no answer is status 0. Needs RBAC ``get`` on
+        ``services/proxy``.
+        """
+        import aiohttp
+
+        target = f"{service}:{port}" if port is not None else service
+        try:
+            response = await api_client.call_api(
+                f"/api/v1/namespaces/{namespace}/services/{target}/proxy{path}",
+                "GET",
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+            try:
+                body = await response.content.read(2048)
+                return int(response.status), body.decode("utf-8", "replace")
+            finally:
+                response.release()
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            return 0, f"{type(error).__name__}: {error}"
 
     async def snapshot(self, api_client: Any, kind: str, name: str, namespace: str) -> tuple[Obj | None, str]:
         """The workload (None if absent) and the resourceVersion to watch from."""

@@ -229,8 +229,8 @@ class KubernetesRolloutOperator(KubernetesBaseOperator):
         return candidates[0]
 
     def execute(self, context: Context) -> Any:
-        from podium.kube.revisions import current_revision, images_of, images_patch
         from podium.kube.manifests import comparable, sort_for_apply, with_namespace
+        from podium.kube.revisions import current_revision, images_of, images_patch
 
         hook = self.hook()
         namespace = self.resolve_namespace(hook)

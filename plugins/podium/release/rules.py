@@ -45,7 +45,9 @@ def select_services(asked: Sequence[str] | None, depends_on: Mapping[str, Sequen
     )
 
 
-def failed_tasks(service_tasks: Mapping[str, Sequence[str]], states: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def failed_tasks(
+    service_tasks: Mapping[str, Sequence[str]], states: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
     """The service tasks that failed (or could not run because an upstream task failed), sorted."""
     return sorted(
         task_id

@@ -95,8 +95,9 @@ class KubernetesRolloutTrigger(BaseTrigger):
         yield TriggerEvent({**event, "carry": self.carry})
 
 
-def run_inline(trigger: KubernetesRolloutTrigger) -> dict[str, Any]:
-    """Run the trigger to its event in this process (the synchronous path of operators and sensors)."""
+def run_inline(trigger: BaseTrigger) -> dict[str, Any]:
+    """Run a trigger (this module's or another podium trigger) to its first event in this process:
+    the synchronous path of operators and sensors."""
 
     async def first_event() -> dict[str, Any]:
         async for event in trigger.run():

@@ -91,7 +91,9 @@ class KubernetesJobTrigger(BaseTrigger):
                         pods.get("items") or [],
                         deadline=None if status.state == "failed" else self.timeout_at,
                     )
-                    return self._event("error" if status.state == "failed" else "timeout", message, status.reason)
+                    return self._event(
+                        "error" if status.state == "failed" else "timeout", message, status.reason
+                    )
                 await asyncio.sleep(max(0.0, min(self.poll_interval, self.timeout_at - time.time())))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
