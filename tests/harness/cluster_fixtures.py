@@ -53,6 +53,18 @@ def cluster_kube(tmp_path_factory) -> Iterator[KubeSandbox]:
         sandbox.stop()
 
 
+# DAGs only the integration tests use, in a second DAG bundle beside the repository's dags/.
+TEST_DAGS = Path(__file__).resolve().parents[1] / "integration" / "dags"
+BUNDLES = [
+    {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+    {
+        "name": "podium-tests",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(TEST_DAGS)},
+    },
+]
+
+
 @pytest.fixture(scope="session")
 def airflow_cluster(postgres, metadata_db, cluster_kube, tmp_path_factory) -> Iterator[AirflowCluster]:
     home: Path = tmp_path_factory.mktemp("airflow-cluster")
@@ -63,6 +75,7 @@ def airflow_cluster(postgres, metadata_db, cluster_kube, tmp_path_factory) -> It
         ),
         # podium's operators wait in the triggerer unless a task says otherwise
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(BUNDLES),
     }
     cluster = AirflowCluster(home=home, sql_alchemy_conn=postgres.sqlalchemy_url(metadata_db), env=env)
     try:

@@ -2,19 +2,13 @@
 goes to `deferred`, its KubernetesJobTrigger fires in the triggerer, and the task resumes: success for a
 Job that completes, failure naming the pod, container, reason and exit code for one that fails.
 
-The session's `airflow_cluster` loads only the repository's dags/; this module starts its own cluster
-(the same harness class, its own PostgreSQL database) whose dags folder holds the one DAG of
-tests/integration/release_job_dags/. Both clusters point `kubernetes_default` at the session's sandbox.
+The DAG is tests/integration/dags/release_job_deferred.py, which the session's `airflow_cluster` loads
+as a second DAG bundle beside the repository's dags/.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,37 +22,13 @@ pytestmark = [
 
 DAG_ID = "release_job_deferred"
 TASK_ID = "migrate"
-DAGS = Path(__file__).resolve().parent / "release_job_dags"
 
 
 @pytest.fixture(scope="module")
-def job_cluster(postgres, cluster_kube, tmp_path_factory) -> Iterator[AirflowCluster]:
-    import psycopg
-
-    database = f"podium_it_jobs_{secrets.token_hex(4)}"
-    with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    dags = tmp_path_factory.mktemp("release-job-dags")
-    shutil.copy(DAGS / "release_job_deferred.py", dags)
-    cluster = AirflowCluster(
-        home=tmp_path_factory.mktemp("release-job-cluster"),
-        sql_alchemy_conn=postgres.sqlalchemy_url(database),
-        dags_folder=dags,
-        env={
-            "AIRFLOW_CONN_KUBERNETES_DEFAULT": json.dumps(
-                {"conn_type": "kubernetes", "extra": {"kube_config_path": str(cluster_kube.kubeconfig)}}
-            )
-        },
-    )
-    try:
-        cluster.start()
-        cluster.wait_for_dag(DAG_ID)
-        cluster.unpause(DAG_ID)
-        yield cluster
-    finally:
-        cluster.stop()
-        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+def job_cluster(airflow_cluster: AirflowCluster) -> AirflowCluster:
+    airflow_cluster.wait_for_dag(DAG_ID)
+    airflow_cluster.unpause(DAG_ID)
+    return airflow_cluster
 
 
 def follow(cluster: AirflowCluster, run_id: str, timeout: float = 240) -> tuple[dict, list[str]]:

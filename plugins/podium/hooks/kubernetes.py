@@ -207,40 +207,6 @@ class PodiumKubernetesHook(KubernetesHook):
 
         self.call("delete", f"{kind.lower()}/{name}", namespace, remove)
 
-    def service_get(
-        self,
-        service: str,
-        namespace: str,
-        *,
-        port: int | str | None = None,
-        path: str = "/",
-        timeout: float = 10,
-    ) -> tuple[int, str]:
-        """GET ``path`` on a Service through the API server's service proxy: (HTTP status, body).
-
-        One attempt, no retries (health checks poll on their own); any HTTP answer is returned as is,
-        including 503 "no endpoints available". Needs RBAC ``get`` on ``services/proxy``.
-        """
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        target = f"{service}:{port}" if port is not None else service
-        url = f"/api/v1/namespaces/{namespace}/services/{target}/proxy{path}"
-        try:
-            response = self.api_client.call_api(
-                url,
-                "GET",
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout,
-            )
-            return int(response.status), response.data.decode("utf-8", "replace")
-        except ApiException as error:
-            return int(error.status or 0), str(error.body or error.reason or "")
-        except (HTTPError, OSError) as error:
-            return 0, f"{type(error).__name__}: {error}"
-
 
 # One API client per (event loop, connection) for static-auth connections, shared by the waits that
 # run at the same time: a triggerer holding a thousand rollout waits keeps one connection pool, not a

@@ -21,6 +21,7 @@ from podium.settings import default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
     from podium.hooks.kubernetes import PodiumKubernetesHook
     from podium.triggers.kubernetes import KubernetesRolloutTrigger
@@ -79,7 +80,7 @@ class KubernetesBaseOperator(BaseOperator):
         ``target`` and ``carry`` come back in ``event["carry"]`` (the trigger echoes them) whether the
         trigger ran in the triggerer or inline.
         """
-        from podium.triggers.kubernetes import KubernetesRolloutTrigger, run_inline
+        from podium.triggers.kubernetes import KubernetesRolloutTrigger
 
         trigger: KubernetesRolloutTrigger = KubernetesRolloutTrigger(
             kind=target["kind"],
@@ -91,13 +92,23 @@ class KubernetesBaseOperator(BaseOperator):
             replicas_between=replicas_between,
             carry={"target": target, **carry},
         )
+        return self.defer_or_run(context, trigger, method_name, float(self.timeout))
+
+    def defer_or_run(self, context: Context, trigger: BaseTrigger, method_name: str, seconds: float) -> Any:
+        """The one wait pattern: defer ``trigger`` to the triggerer when ``deferrable``, else run it
+        inline in the worker; either way ``method_name(context, event)`` resumes with its event.
+
+        A deferred trigger holds an early event until ``[podium] defer_settle_seconds`` after the
+        deferral (:func:`podium.settings.defer_settle_seconds` says why); ``seconds`` is the wait's
+        own timeout, the deferral's is 120 s longer.
+        """
+        from podium.triggers.kubernetes import run_inline
+
         if self.deferrable:
             from podium.settings import defer_settle_seconds
 
-            trigger.not_before = time.time() + defer_settle_seconds()
-            self.defer(
-                trigger=trigger, method_name=method_name, timeout=timedelta(seconds=float(self.timeout) + 120)
-            )
+            trigger.not_before = time.time() + defer_settle_seconds()  # type: ignore[attr-defined]
+            self.defer(trigger=trigger, method_name=method_name, timeout=timedelta(seconds=seconds + 120))
         return getattr(self, method_name)(context, run_inline(trigger))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from podium.exceptions import PermanentError, TransientError
@@ -22,32 +21,8 @@ from podium.operators.release import skip_unless_selected
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from podium.triggers.http_check import HttpCheckTrigger
-    from podium.triggers.kubernetes_job import KubernetesJobTrigger
 
-
-class _TriggerWait(KubernetesBaseOperator):
-    """One trigger, deferred when ``deferrable``, inline otherwise; either way ``method_name`` resumes."""
-
-    def wait_for(
-        self,
-        context: Context,
-        trigger: KubernetesJobTrigger | HttpCheckTrigger,
-        method_name: str,
-        seconds: float,
-    ) -> Any:
-        from podium.triggers.kubernetes import run_inline
-
-        if self.deferrable:
-            from podium.settings import defer_settle_seconds
-
-            # the trigger holds an early event until then: podium.settings.defer_settle_seconds says why
-            trigger.not_before = time.time() + defer_settle_seconds()
-            self.defer(trigger=trigger, method_name=method_name, timeout=timedelta(seconds=seconds + 120))
-        return getattr(self, method_name)(context, run_inline(trigger))
-
-
-class ReleaseJobOperator(_TriggerWait):
+class ReleaseJobOperator(KubernetesBaseOperator):
     """Run a Kubernetes Job (a pre-deploy migration or a smoke test) to completion.
 
     The Job is named after the manifest's Job plus a hash of (DAG, run, task), so a retry finds and
@@ -118,7 +93,7 @@ class ReleaseJobOperator(_TriggerWait):
             timeout_at=time.time() + float(self.timeout),
             poll_interval=float(self.poll_interval),
         )
-        return self.wait_for(context, trigger, "execute_complete", float(self.timeout))
+        return self.defer_or_run(context, trigger, "execute_complete", float(self.timeout))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if event["status"] == "success":
@@ -130,7 +105,7 @@ class ReleaseJobOperator(_TriggerWait):
         raise PermanentError(event["message"])
 
 
-class ReleaseCheckOperator(_TriggerWait):
+class ReleaseCheckOperator(KubernetesBaseOperator):
     """An HTTP health check or smoke test: GET until the expected status answers, or fail at the timeout.
 
     Give ``url`` (reached from where the wait runs: the triggerer when deferred, else the worker) or
@@ -199,7 +174,7 @@ class ReleaseCheckOperator(_TriggerWait):
             timeout_at=time.time() + float(self.check_timeout),
             poll_interval=float(self.poll_interval),
         )
-        return self.wait_for(context, trigger, "execute_complete", float(self.check_timeout))
+        return self.defer_or_run(context, trigger, "execute_complete", float(self.check_timeout))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if event["status"] != "success":

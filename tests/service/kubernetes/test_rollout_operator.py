@@ -17,7 +17,7 @@ from harness.tasks import run_task
 from podium.operators.kubernetes import KubernetesRolloutOperator
 from sandbox.manifests import deployment
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PATHS = os.pathsep.join([str(REPO / "plugins"), str(REPO / "tests")])
 
 

@@ -1,8 +1,8 @@
 """release_job_deferred: one ReleaseJobOperator waiting in the triggerer (no plan task).
 
-Loaded only by tests/integration/test_release_job_triggerer.py's own Airflow cluster (its dags folder is
-a copy of this folder). The trigger form's ``image_tag`` picks the Job's image: in the Kubernetes
-sandbox a tag ending in ``-fail`` makes the Job's pods fail.
+Loaded by the integration tests' Airflow cluster as a second DAG bundle (tests/harness/cluster_fixtures.py)
+and run by tests/integration/test_release_job_triggerer.py. The trigger form's ``image_tag`` picks the
+Job's image: in the Kubernetes sandbox a tag ending in ``-fail`` makes the Job's pods fail.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from airflow.dag_processing.dagbag import DagBag
 from podium.release.graph import find_cycle, topological_order, with_dependencies
 from podium.release.plan import report_table, set_images, version_of
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPEC_DIR = REPO / "include" / "releases"
 DEPENDS = {
     "catalog": [],

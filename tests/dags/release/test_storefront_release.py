@@ -10,7 +10,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from harness.tasks import _serialize
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "storefront-staging"
 SERVICES = ["catalog", "inventory", "payments", "cart", "storefront-web"]
 CONTAINER = {name: "web" if name == "storefront-web" else "api" for name in SERVICES}

@@ -25,7 +25,7 @@ from podium.operators.kubernetes import (
 from podium.sensors.kubernetes import KubernetesRolloutSensor
 from sandbox.manifests import daemonset, statefulset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RBAC = REPO / "include" / "rbac" / "podium-deployer.yaml"
 # Kinds a user's manifests may hold: granted for apply, extended by users; not part of the "unused" check.
 MANIFEST_KINDS = {("", "services"), ("", "configmaps"), ("", "serviceaccounts"), ("", "namespaces")}

@@ -10,7 +10,7 @@ import pytest
 from podium.exceptions import SpecError
 from podium.release.spec import json_schema, load_release, parse_release
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BROKEN = sorted((Path(__file__).parent / "broken_specs").glob("*.yaml"))
 SCHEMA = REPO / "include" / "schemas" / "release.schema.json"
 EXPECT = "# expect: "
