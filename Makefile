@@ -19,17 +19,19 @@ export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 10
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 export AIRFLOW__API__PORT := $(PODIUM_PORT)
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://localhost:$(PODIUM_PORT)/execution/
+# The UI and API listen on loopback only unless asked (AIRFLOW__API__HOST=0.0.0.0 make run).
+export AIRFLOW__API__HOST ?= 127.0.0.1
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://127.0.0.1:$(PODIUM_PORT)/execution/
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-fast test-unit test-integration lint format lock bench clean
+.PHONY: help install run test test-fast test-unit test-integration lint format lock bench reset clean
 
 help:
 	@echo "make run    set up .venv and start Airflow with podium's DAGs (http://localhost:$(PODIUM_PORT))"
 	@echo "make test   set up .venv and run the whole test suite (two workers)"
 	@echo "make test-fast   pure logic and DAG integrity only (no services), under 3 minutes"
 	@echo "make lint   ruff, mypy and the layer contracts (lint-imports)    make lock   re-pin requirements.lock"
-	@echo "make bench  run the benchmarks    make clean  remove .venv and .airflow"
+	@echo "make bench  run the benchmarks    make reset  forget .airflow (DB, sandbox)    make clean  also .venv"
 
 # (Re)install only when a requirements file changed. uv when available, else pip. uv compiles the
 # bytecode at install (pip does by default): with PYTHONDONTWRITEBYTECODE set, as on CI machines,
@@ -90,6 +92,10 @@ bench: install
 	$(PY) bench/rollout_latency.py
 	$(PY) bench/release_parse.py
 	$(PY) bench/etl_throughput.py
+
+# A clean slate for `make run`: the metadata DB, logs and the Kubernetes sandbox's objects go; .venv stays.
+reset:
+	rm -rf $(AIRFLOW_HOME) .run
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .run

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -68,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--watch-close-after", type=float, help="close watch streams after this many seconds")
     parser.add_argument("--fault-path", help="regex: only matching request paths get faults")
     parser.add_argument("--seed", type=int, help="seed for fault injection")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep the objects here across restarts: loaded at start, saved while they change and at stop",
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -85,6 +92,8 @@ async def serve(args: argparse.Namespace) -> None:
     server = KubeServer(
         ready_delay=args.ready_delay, speed=args.speed, nodes=args.nodes, tick=args.tick, faults=faults
     )
+    if args.state_file is not None and args.state_file.is_file():
+        restore_state(server, args.state_file)
     runner = web.AppRunner(server.app, access_log=None, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, backlog=2048)
@@ -100,8 +109,44 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    saver = asyncio.create_task(keep_saved(server, args.state_file)) if args.state_file else None
     await stop.wait()
+    if saver is not None:
+        saver.cancel()
+        save_state(server, args.state_file)
     await runner.cleanup()
+
+
+def save_state(server: KubeServer, path: Path) -> None:
+    """Write the store's snapshot and the controllers' time, atomically (a crash mid-write leaves the
+    previous one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({**server.store.snapshot(), "clock": server.clock.iso()}))
+    os.replace(partial, path)
+
+
+def restore_state(server: KubeServer, path: Path) -> None:
+    """Load a saved state; controller time never goes back (with --speed above 1 it runs ahead of the
+    wall clock, and pod ages are measured on it)."""
+    from kubesim.clock import parse_time
+
+    data = json.loads(path.read_text())
+    server.store.restore(data)
+    if data.get("clock"):
+        behind = (parse_time(data["clock"]) - server.clock.now()).total_seconds()
+        if behind > 0:
+            server.clock.advance(behind)
+
+
+async def keep_saved(server: KubeServer, path: Path, every: float = 2.0) -> None:
+    """Save the state every ``every`` seconds while it changes, so a SIGKILL loses little."""
+    saved = server.store.revision
+    while True:
+        await asyncio.sleep(every)
+        if server.store.revision != saved:
+            saved = server.store.revision
+            save_state(server, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,7 +33,8 @@ def _processes_using(home: Path) -> list[str]:
     return found
 
 
-def _run_once(home: Path, port: int) -> None:
+def _run_once(home: Path, port: int, *, first: bool) -> float:
+    """One `make run`: checks, then Ctrl-C; returns the seconds from Ctrl-C until nothing is left."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAKE", "MFLAGS"))}
     env.update(AIRFLOW_HOME=str(home), PODIUM_PORT=str(port))
     output = home.parent / f"make-run-{time.monotonic_ns()}.log"
@@ -80,23 +81,71 @@ def _run_once(home: Path, port: int) -> None:
 
         with config.new_client_from_config(config_file=kubeconfig) as api_client:
             namespaces = client.CoreV1Api(api_client).list_namespace().items
+            apps = client.AppsV1Api(api_client)
+            if first:
+                apps.create_namespaced_deployment("default", _kept_deployment())
+            else:  # the sandbox kept its objects across the restart (AIRFLOW_HOME/kubesim-state.json)
+                assert apps.read_namespaced_deployment("kept", "default").metadata.name == "kept"
         assert "default" in {ns.metadata.name for ns in namespaces}
+        if first:
+            _run_a_task(base, headers)  # a task has run: standalone then ignores SIGINT for 30 s
         assert _processes_using(home), "found no process of make run: the orphan check would prove nothing"
     finally:
+        stopped_at = time.monotonic()
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         make.wait(timeout=120)
 
     deadline = time.monotonic() + 30
     while _processes_using(home) and time.monotonic() < deadline:
-        time.sleep(1)
+        time.sleep(0.2)
+    seconds = time.monotonic() - stopped_at
     assert _processes_using(home) == []
     assert "[podium] stopped airflow standalone" in output.read_text()
     assert "[podium] stopped kubernetes sandbox" in output.read_text()
+    return seconds
+
+
+def _kept_deployment() -> dict:
+    labels = {"app": "kept"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "kept"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "a:1"}]},
+            },
+        },
+    }
+
+
+def _run_a_task(base: str, headers: dict[str, str]) -> None:
+    """Trigger podium_doctor and wait for it to succeed."""
+    response = httpx.patch(f"{base}/api/v2/dags/podium_doctor", json={"is_paused": False}, headers=headers)
+    assert response.status_code == 200, response.text
+    run = httpx.post(
+        f"{base}/api/v2/dags/podium_doctor/dagRuns",
+        json={"logical_date": None, "conf": {"connections": ["kubernetes_default"]}},
+        headers=headers,
+    )
+    assert run.status_code == 200, run.text
+    url = f"{base}/api/v2/dags/podium_doctor/dagRuns/{run.json()['dag_run_id']}"
+    deadline = time.monotonic() + 180
+    while (state := httpx.get(url, headers=headers, timeout=10).json()["state"]) not in ("success", "failed"):
+        assert time.monotonic() < deadline, f"podium_doctor still {state}"
+        time.sleep(2)
+    assert state == "success"
 
 
 def test_make_run_serves_the_ui_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
     home = tmp_path / "airflow-home"
     port = free_port()
-    _run_once(home, port)
-    # Running it again on the same checkout (and the same AIRFLOW_HOME) just works.
-    _run_once(home, port)
+    first = _run_once(home, port, first=True)
+    # Running it again on the same checkout (and the same AIRFLOW_HOME) just works, with the sandbox's
+    # objects still there.
+    second = _run_once(home, port, first=False)
+    # The stop is measured, not asserted against a clock (it depends on the machine's load)
+    print(f"make run: Ctrl-C to nothing left running: {first:.1f} s after a task ran, {second:.1f} s without")

@@ -29,6 +29,13 @@ def test_deployment_lifecycle(kubectl, kube, tmp_path: Path) -> None:
     table = kubectl("get", "deployment", "web").stdout.splitlines()
     assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert table[1].split()[:4] == ["web", "3/3", "3", "3"]
+    wide = kubectl("get", "deployment", "web", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == [
+        "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"
+    ]  # fmt: skip
+    assert wide[1].split()[-3:] == ["web", "nginx:1.27", "app=web"]
+    replicasets = kubectl("get", "rs", "-l", "app=web", "-o", "wide").stdout.splitlines()
+    assert replicasets[0].split()[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
 
     assert kubectl("set", "image", "deployment/web", "web=nginx:1.28-crash").stdout.strip() == (
         "deployment.apps/web image updated"

@@ -78,6 +78,23 @@ def _pod_status(obj: Obj, _now: dt.datetime) -> str:
     return status.get("phase", "Pending")
 
 
+def _containers(obj: Obj) -> list[Obj]:
+    return list((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [])
+
+
+def _selector(obj: Obj) -> str:
+    match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in match.items())
+
+
+# What `kubectl get deploy|rs|ds -o wide` adds (sts: the first two), as the API server's printers do.
+TEMPLATE_COLUMNS: tuple[tuple[str, str, Callable[[Obj, dt.datetime], Any]], ...] = (
+    ("Containers", "string", lambda o, n: ",".join(c.get("name", "") for c in _containers(o))),
+    ("Images", "string", lambda o, n: ",".join(c.get("image", "") for c in _containers(o))),
+    ("Selector", "string", lambda o, n: _selector(o)),
+)
+
+
 def _restarts(obj: Obj, _now: dt.datetime) -> int:
     return sum(s.get("restartCount", 0) for s in (obj.get("status") or {}).get("containerStatuses") or [])
 
@@ -221,6 +238,7 @@ RESOURCES: tuple[Resource, ...] = (
             ("Up-to-date", "integer", _status("updatedReplicas")),
             ("Available", "integer", _status("availableReplicas")),
             AGE,
+            *TEMPLATE_COLUMNS,
         ),
     ),
     Resource(
@@ -237,6 +255,7 @@ RESOURCES: tuple[Resource, ...] = (
             ("Current", "integer", _status("replicas")),
             ("Ready", "integer", _status("readyReplicas")),
             AGE,
+            *TEMPLATE_COLUMNS,
         ),
     ),
     Resource(
@@ -251,6 +270,7 @@ RESOURCES: tuple[Resource, ...] = (
             NAME,
             ("Ready", "string", lambda o, n: f"{_status('readyReplicas')(o, n)}/{_spec_replicas(o)}"),
             AGE,
+            *TEMPLATE_COLUMNS[:2],
         ),
     ),
     Resource(
@@ -269,6 +289,7 @@ RESOURCES: tuple[Resource, ...] = (
             ("Up-to-date", "integer", _status("updatedNumberScheduled")),
             ("Available", "integer", _status("numberAvailable")),
             AGE,
+            *TEMPLATE_COLUMNS,
         ),
     ),
     Resource("apps", "v1", "controllerrevisions", "ControllerRevision", columns=(NAME, AGE)),
@@ -374,6 +395,9 @@ def _job_status(job: Obj) -> str:
 
 # -- Table output for `kubectl get` -----------------------------------------------------------------
 
+# Columns the API server marks priority 1: `kubectl get -o wide` shows them, plain `get` does not.
+WIDE = frozenset({"Containers", "Images", "Selector", "IP", "Node", "Nominated Node", "Readiness Gates"})
+
 
 def table(resource: Resource, items: list[Obj], now: dt.datetime, resource_version: str, full: bool) -> Obj:
     columns = resource.columns or (NAME, AGE)
@@ -387,7 +411,7 @@ def table(resource: Resource, items: list[Obj], now: dt.datetime, resource_versi
                 "type": kind,
                 "format": "name" if name == "Name" else "",
                 "description": "",
-                "priority": 0,
+                "priority": 1 if name in WIDE else 0,
             }
             for name, kind, _ in columns
         ],

@@ -235,6 +235,30 @@ class Store:
             if key in self.objects:
                 self.delete(*key)
 
+    # persistence (`--state-file`: the sandbox keeps its objects across restarts)
+    def snapshot(self) -> Obj:
+        """Every object, the resourceVersion counter and the last-applied configurations, as JSON data."""
+        return {
+            "revision": self.revision,
+            "objects": [[*key, obj] for key, obj in self.objects.items()],
+            "applied": [[uid, manager, obj] for (uid, manager), obj in self.applied.items()],
+        }
+
+    def restore(self, data: Obj) -> None:
+        """Replace everything with a :meth:`snapshot`; watch history starts afresh after it (a watch
+        from an older resourceVersion gets 410 Gone and re-lists, as after an API server restart)."""
+        self.objects.clear()
+        self.by_resource.clear()
+        self.dependents.clear()
+        self.history.clear()
+        for resource, namespace, name, obj in data["objects"]:
+            key = (resource, namespace, name)
+            self.objects[key] = obj
+            self.by_resource.setdefault(resource, set()).add(key)
+            self._index(key, obj, None)
+        self.applied = {(uid, manager): obj for uid, manager, obj in data.get("applied", [])}
+        self.revision = max(int(data["revision"]), self.revision)
+
     # watches
     def oldest_revision(self) -> int:
         """The oldest resourceVersion a watch can still start from."""
