@@ -92,6 +92,7 @@ bench: install
 	$(PY) bench/rollout_latency.py
 	$(PY) bench/release_parse.py
 	$(PY) bench/etl_throughput.py
+	$(PY) bench/terraform_overhead.py
 
 # A clean slate for `make run`: the metadata DB, logs and the Kubernetes sandbox's objects go; .venv stays.
 reset:

@@ -199,7 +199,8 @@ its changed attributes (never their values). Schedule: `{env.drift_schedule or "
         schedule=env.drift_schedule,
         **_dag_args(stack, env, "drift"),
     ) as dag:
-        TerraformDriftOperator(task_id="drift", **_common(stack, env, spec))
+        # the same inputs as the stack DAG's plan: a required variable has no default
+        TerraformDriftOperator(task_id="drift", variables=dict(env.variables), **_common(stack, env, spec))
     return dag
 
 
