@@ -1,4 +1,5 @@
-"""Rollout revisions: which ReplicaSet or ControllerRevision is which revision, and what undo sends."""
+"""Rollout revisions: which ReplicaSet or ControllerRevision is which revision (by number and by its
+stable name), what undo sends, and the short version text of a set of images."""
 
 from __future__ import annotations
 
@@ -174,3 +175,45 @@ def current_revision(workload: Mapping[str, Any], history_objects: Iterable[Mapp
         if named:
             return named[0]
     return max(revisions) if revisions else None
+
+
+def history_name(workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]) -> str | None:
+    """The name of the ReplicaSet/ControllerRevision that holds the workload's current template.
+
+    Unlike revision numbers (a rollback renumbers the revision it returns to), these names are stable,
+    so they identify "the template that was live before the release" across rollbacks.
+    """
+    revisions = history(workload, history_objects)
+    if not revisions:
+        return None
+    kind = workload.get("kind")
+    if kind == "Deployment":
+        current = revision_of(workload)
+        obj = revisions.get(current)
+        return obj["metadata"]["name"] if obj else None
+    if kind == "StatefulSet":
+        update = (workload.get("status") or {}).get("updateRevision")
+        if update:
+            return str(update)
+    return str(revisions[max(revisions)]["metadata"]["name"])
+
+
+def revision_named(
+    workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]], name: str
+) -> int | None:
+    """The current revision number of the history object called ``name`` (None if it is gone)."""
+    for number, obj in history(workload, history_objects).items():
+        if obj["metadata"]["name"] == name:
+            return number
+    return None
+
+
+def version_of(images: Mapping[str, str]) -> str:
+    """A short version text for a service: the tag(s) its containers run ("-" when none)."""
+    tags = sorted(
+        {
+            image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+            for image in images.values()
+        }
+    )
+    return ",".join(tags) or "-"

@@ -12,9 +12,13 @@ HISTORY_KIND = {
     "StatefulSet": "ControllerRevision",
     "DaemonSet": "ControllerRevision",
 }
-# podium's annotations on a workload it rolls out: which run rolls it, and the revision live before
+# podium's annotations on a workload it rolls out: which run rolls it, the revision number and the
+# version (JSON, podium.kube.known_good) a failure of that run returns to, and the version last
+# verified fully rolled out and healthy (JSON). All on metadata: writing them starts no rollout.
 ROLLOUT_ID = "podium.dev/rollout-id"
 PREVIOUS_REVISION = "podium.dev/previous-revision"
+ROLLBACK_TARGET = "podium.dev/rollback-target"
+LAST_KNOWN_GOOD = "podium.dev/last-known-good"
 
 _ALIASES = {
     "deployment": "Deployment",

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from podium.exceptions import PermanentError, TransientError
-from podium.kube.workloads import PREVIOUS_REVISION, ROLLOUT_ID, WORKLOAD_API, parse_workload
-from podium.kubernetes.actions import load_manifest, rollback_workload, workload_history
+from podium.kube.workloads import WORKLOAD_API, parse_workload, workload_text
+from podium.kubernetes.actions import (
+    carried_target,
+    load_manifest,
+    record_known_good,
+    rollback_to_version,
+    rollback_workload,
+    run_rollback_target,
+    workload_history,
+)
 from podium.settings import default_deferrable
 
 if TYPE_CHECKING:
@@ -179,9 +187,16 @@ class KubernetesRolloutOperator(KubernetesBaseOperator):
     StatefulSet or DaemonSet, or name it with ``workload``) or ``workload`` plus ``images`` to roll an
     existing workload to new images. On failure (progress deadline, pods of the new revision stuck in
     CrashLoopBackOff/ImagePullBackOff/... beyond ``pod_grace_seconds``, or ``timeout``) it rolls back to
-    the revision that was live before it started, waits for that, and fails naming pods and reasons.
+    its rollback target, waits for that, and fails naming pods and reasons, the version it returned to
+    and why.
 
-    Retries are safe: the revision live before the first try is kept in the workload's annotations; a
+    The rollback target is decided before anything changes (:func:`podium.kube.known_good.rollback_target`):
+    the version live when the run starts if that is fully rolled out; otherwise (the run starts on an
+    unfinished change, and says so in its log) the workload's last known good version, the one the
+    last successful rollout or rollback recorded in ``podium.dev/last-known-good``; none on a first
+    rollout (it fails without rolling back). A success records the version it made healthy there.
+
+    Retries are safe: the rollback target of the first try is kept in the workload's annotations; a
     target already rolled out succeeds without re-applying, one in progress is waited for.
 
     :param manifest: dict, list, YAML text or path relative to include/ (templated).
@@ -239,85 +254,110 @@ class KubernetesRolloutOperator(KubernetesBaseOperator):
             )
         return candidates[0]
 
-    def execute(self, context: Context) -> Any:
-        from podium.kube.manifests import comparable, sort_for_apply, with_namespace
-        from podium.kube.revisions import current_revision, images_of, images_patch
+    def _documents(self, context: Context, namespace: str) -> list[dict[str, Any]]:
+        from podium.kube.manifests import sort_for_apply, with_namespace
 
+        if self.manifest is None:
+            return []
+        return [
+            with_namespace(d, namespace)
+            for d in sort_for_apply(
+                load_manifest(self.manifest, lambda text: self.render_template(text, context))
+            )
+        ]
+
+    def _apply(
+        self,
+        hook: PodiumKubernetesHook,
+        documents: list[dict[str, Any]],
+        target_doc: dict[str, Any],
+        live: dict[str, Any] | None,
+        marks: dict[str, str],
+    ) -> None:
+        from podium.kube.manifests import comparable
+
+        for doc in documents:
+            if doc is target_doc:
+                doc["metadata"].setdefault("annotations", {}).update(marks)
+                proposed = hook.apply(doc, dry_run=True)
+                if live is not None and comparable(proposed) == comparable(live):
+                    self.log.info(
+                        "%s/%s already matches the manifest: not re-applying",
+                        doc["kind"].lower(),
+                        doc["metadata"]["name"],
+                    )
+                    continue
+            hook.apply(doc)
+            self.log.info("applied %s/%s", doc["kind"].lower(), doc["metadata"]["name"])
+
+    def _set_images(
+        self,
+        hook: PodiumKubernetesHook,
+        live: dict[str, Any] | None,
+        target: dict[str, str],
+        marks: dict[str, str],
+    ) -> None:
+        from podium.kube.revisions import images_of, images_patch
+
+        kind, name, namespace = target["kind"], target["name"], target["namespace"]
+        if live is None:
+            raise PermanentError(
+                f"{kind.lower()}/{name} does not exist in namespace {namespace}: images= "
+                "rolls an existing workload; give manifest= to create it"
+            )
+        wanted = dict(self.images or {})
+        try:
+            patch = images_patch(live, wanted)
+        except KeyError as error:
+            raise PermanentError(f"{kind.lower()}/{name}: {error.args[0]}") from error
+        annotations = (live.get("metadata") or {}).get("annotations") or {}
+        current = {k: v for k, v in images_of(live).items() if k in wanted}
+        if current != wanted or any(annotations.get(k) != v for k, v in marks.items()):
+            patch["metadata"] = {"annotations": marks}
+            hook.patch(WORKLOAD_API[kind], kind, name, namespace, patch)
+            self.log.info("set %s/%s images: %s", kind.lower(), name, wanted)
+
+    def execute(self, context: Context) -> Any:
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
         ti = context["ti"]
         rollout_id = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
-        documents: list[dict[str, Any]] = []
-        if self.manifest is not None:
-            documents = [
-                with_namespace(d, namespace)
-                for d in sort_for_apply(
-                    load_manifest(self.manifest, lambda text: self.render_template(text, context))
-                )
-            ]
-            target_doc = self._target(documents)
+        documents = self._documents(context, namespace)
+        target_doc = self._target(documents) if documents else None
+        if target_doc is not None:
             kind, name = target_doc["kind"], target_doc["metadata"]["name"]
             namespace = target_doc["metadata"].get("namespace") or namespace
         else:
             kind, name = parse_workload(str(self.workload))
         target = {"kind": kind, "name": name, "namespace": namespace}
         live = hook.get(WORKLOAD_API[kind], kind, name, namespace)
-
-        annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-        if live is not None and annotations.get(ROLLOUT_ID) == rollout_id:
-            previous = int(annotations[PREVIOUS_REVISION]) if annotations.get(PREVIOUS_REVISION) else None
-            self.log.info(
-                "resuming rollout %s of %s/%s (revision before it: %s)",
-                rollout_id,
-                kind.lower(),
-                name,
-                previous,
-            )
+        what = workload_text(kind, name, namespace)
+        rollback, marks = run_rollback_target(hook, live, rollout_id, what, self.log)
+        if target_doc is not None:
+            self._apply(hook, documents, target_doc, live, marks)
         else:
-            previous = current_revision(live, workload_history(hook, live)) if live else None
-        marks = {ROLLOUT_ID: rollout_id, PREVIOUS_REVISION: str(previous or "")}
-
-        if self.manifest is not None:
-            for doc in documents:
-                if doc is target_doc:
-                    doc["metadata"].setdefault("annotations", {}).update(marks)
-                    proposed = hook.apply(doc, dry_run=True)
-                    if live is not None and comparable(proposed) == comparable(live):
-                        self.log.info(
-                            "%s/%s already matches the manifest: not re-applying", kind.lower(), name
-                        )
-                        continue
-                hook.apply(doc)
-                self.log.info("applied %s/%s", doc["kind"].lower(), doc["metadata"]["name"])
-        else:
-            if live is None:
-                raise PermanentError(
-                    f"{kind.lower()}/{name} does not exist in namespace {namespace}: images= "
-                    "rolls an existing workload; give manifest= to create it"
-                )
-            wanted = dict(self.images or {})
-            try:
-                patch = images_patch(live, wanted)
-            except KeyError as error:
-                raise PermanentError(f"{kind.lower()}/{name}: {error.args[0]}") from error
-            if {k: v for k, v in images_of(live).items() if k in wanted} != wanted or annotations.get(
-                ROLLOUT_ID
-            ) != rollout_id:
-                patch["metadata"] = {"annotations": marks}
-                hook.patch(WORKLOAD_API[kind], kind, name, namespace, patch)
-                self.log.info("set %s/%s images: %s", kind.lower(), name, wanted)
-        return self.wait(context, target, "execute_complete", previous_revision=previous)
+            self._set_images(hook, live, target, marks)
+        return self.wait(
+            context,
+            target,
+            "execute_complete",
+            previous_revision=rollback.version.revision if rollback.version else None,
+            rollback_target=rollback.as_dict(),
+            rollout_id=rollout_id,
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         from podium.kube.revisions import current_revision, images_of
 
-        target, previous_revision = event["carry"]["target"], event["carry"]["previous_revision"]
+        carry = event["carry"]
+        target, previous_revision = carry["target"], carry["previous_revision"]
         hook = self.hook()
-        what = f"{target['kind'].lower()}/{target['name']} in namespace {target['namespace']}"
+        what = workload_text(target["kind"], target["name"], target["namespace"])
         live = hook.get(WORKLOAD_API[target["kind"]], target["kind"], target["name"], target["namespace"])
         if event["status"] == "success":
             self.log.info("%s: %s", what, event["message"])
             assert live is not None
+            record_known_good(hook, live, carry.get("rollout_id"), self.log)
             return {
                 **target,
                 "revision": current_revision(live, workload_history(hook, live)),
@@ -332,31 +372,51 @@ class KubernetesRolloutOperator(KubernetesBaseOperator):
         self.log.error("rollout of %s failed: %s", what, failure)
         if not self.rollback_on_failure or live is None:
             raise PermanentError(f"rollout of {what} failed: {failure}")
-        if previous_revision is None:
+        rollback = carried_target(hook, live, carry)
+        if rollback.version is None:
+            raise PermanentError(f"rollout of {what} failed: {failure}. {rollback.nothing_to_roll_back_to()}")
+        self.log.info("%s: %s", what, rollback.describe())
+        try:
+            revision = rollback_to_version(hook, live, rollback.version, self.log)
+        except PermanentError as error:
             raise PermanentError(
-                f"rollout of {what} failed: {failure}. Nothing to roll back to (first rollout)."
-            )
-        rollback_workload(hook, live, previous_revision, self.log)
+                f"rollout of {what} failed: {failure}. {rollback.reason()}; {error}"
+            ) from error
         return self.wait(
-            context, target, "rollback_complete", failure=failure, previous_revision=previous_revision
+            context,
+            target,
+            "rollback_complete",
+            failure=failure,
+            rollback_target=rollback.as_dict(),
+            revision=revision,
+            rollout_id=carry.get("rollout_id"),
         )
 
     def rollback_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        from podium.kube.known_good import RollbackTarget
+
         carry = event["carry"]
-        target, failure, previous_revision = carry["target"], carry["failure"], carry["previous_revision"]
-        what = f"{target['kind'].lower()}/{target['name']} in namespace {target['namespace']}"
+        target, failure, revision = carry["target"], carry["failure"], carry["revision"]
+        rollback = RollbackTarget.from_dict(carry["rollback_target"])
+        what = workload_text(target["kind"], target["name"], target["namespace"])
+        why = rollback.describe(revision)
         if event["status"] == "success":
+            hook = self.hook()
+            live = hook.get(WORKLOAD_API[target["kind"]], target["kind"], target["name"], target["namespace"])
+            if live is not None:
+                record_known_good(hook, live, carry.get("rollout_id"), self.log)
             raise PermanentError(
-                f"rollout of {what} failed: {failure}. Rolled back to revision {previous_revision}."
+                f"rollout of {what} failed: {failure}. {why}. Rolled back to revision {revision}."
             )
         raise PermanentError(
-            f"rollout of {what} failed: {failure}. The rollback to revision {previous_revision} "
+            f"rollout of {what} failed: {failure}. {why}. The rollback to revision {revision} "
             f"did not complete either: {event['message']}"
         )
 
 
 class KubernetesRollbackOperator(KubernetesBaseOperator):
-    """Roll a workload back (`kubectl rollout undo` semantics) and wait for it.
+    """Roll a workload back (`kubectl rollout undo` semantics) and wait for it; once it is rolled out,
+    the version it returned to is recorded as the workload's last known good.
 
     :param workload: ``deployment/NAME``, ``statefulset/NAME`` or ``daemonset/NAME`` (templated).
     :param to_revision: the revision to return to; default: the one before the current (templated).
@@ -399,6 +459,11 @@ class KubernetesRollbackOperator(KubernetesBaseOperator):
                 f"rollback of {target['kind'].lower()}/{target['name']} to revision {revision} "
                 f"did not complete: {event['message']}"
             )
+        hook = self.hook()
+        live = hook.get(WORKLOAD_API[target["kind"]], target["kind"], target["name"], target["namespace"])
+        if live is not None:
+            ti = context["ti"]
+            record_known_good(hook, live, f"{ti.dag_id}/{ti.run_id}/{ti.task_id}", self.log)
         return {**target, "revision": revision}
 
 

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from podium.exceptions import PermanentError
 from podium.kube.workloads import WORKLOAD_API
-from podium.kubernetes.actions import load_manifest, rollback_workload, workload_history
+from podium.kubernetes.actions import load_manifest, record_known_good, rollback_workload, workload_history
 from podium.operators.kubernetes import KubernetesBaseOperator, KubernetesRolloutOperator
 
 if TYPE_CHECKING:
@@ -85,11 +85,12 @@ def _unmarked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
     """Decide what this run releases and record what runs now; with ``dry_run``, diff and stop there.
 
-    The selection is the trigger form's ``services`` plus everything they depend on. For each selected
-    service it records the live workload (images, revision, and the name of the ReplicaSet or
-    ControllerRevision holding its template), which is what the rollback returns to. With
-    ``params.dry_run`` it sends every change to the API server as a server-side dry run, logs the diff,
-    returns it, and skips every other task: nothing changes.
+    The selection is the trigger form's ``services`` plus everything they depend on. For each service
+    it records the live workload (images, revision, and the name of the ReplicaSet or
+    ControllerRevision holding its template) and its rollback target (the live version if it is fully
+    rolled out, else its last known good one; the log says when a service is mid-change), which is what
+    the rollback returns to. With ``params.dry_run`` it sends every change to the API server as a
+    server-side dry run, logs the diff, returns it, and skips every other task: nothing changes.
 
     It waits for nothing, so it never defers (``deferrable=True`` is refused).
 
@@ -107,6 +108,9 @@ class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
         self.services = services
 
     def execute(self, context: Context) -> dict[str, Any]:
+        import datetime as dt
+
+        from podium.kube.known_good import timestamp
         from podium.release.plan import snapshot, target_workload
         from podium.release.rules import select_services
 
@@ -124,6 +128,7 @@ class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
         hook = self.hook()
         namespace = self.resolve_namespace(hook)
         dry_run = bool(params.get("dry_run"))
+        now = timestamp(dt.datetime.now(dt.UTC))
         snapshots: dict[str, Any] = {}
         desired: dict[str, list[dict[str, Any]]] = {}
         for name in graph:  # every service, selected or not: the report and the ledger show all
@@ -137,11 +142,13 @@ class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
             else:
                 kind, workload = service["kind"], service["name"]
             live = hook.get(WORKLOAD_API[kind], kind, workload, namespace)
-            state = snapshot(live, workload_history(hook, live) if live else [])
+            state = snapshot(live, workload_history(hook, live) if live else [], now=now)
             snapshots[name] = {"kind": kind, "name": workload, "namespace": namespace, **state}
             self.log.info(
                 "%s: %s/%s %s", name, kind.lower(), workload, state["images"] or "does not exist yet"
             )
+            if name in selected:
+                self._log_target(name, state["target"])
         plan = {"selected": selected, "added": added, "snapshot": snapshots, "dry_run": dry_run}
         if dry_run:
             plan["diffs"] = self._dry_run(hook, namespace, selected, desired, snapshots)
@@ -152,6 +159,18 @@ class ReleasePlanOperator(KubernetesBaseOperator, SkipMixin):
         else:
             hook.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         return plan
+
+    def _log_target(self, service: str, recorded: dict[str, Any]) -> None:
+        """Say what a failure of this release returns ``service`` to, and whether the release starts on
+        an unfinished change of it (before anything changes)."""
+        from podium.kube.known_good import RollbackTarget
+
+        target = RollbackTarget.from_dict(recorded)
+        if target.first_rollout:
+            return
+        if target.unfinished:
+            self.log.warning("%s: %s", service, target.unfinished_text())
+        self.log.info("%s: rollback target: %s", service, target.describe())
 
     def _dry_run(
         self,
@@ -244,13 +263,17 @@ def task_states(context: Context) -> dict[str, dict[str, Any]]:
 
 
 class ReleaseRollbackOperator(KubernetesBaseOperator):
-    """When any service task failed: return every service this run changed, in reverse dependency order.
+    """When any service task failed: return every service of this run to its rollback target, in
+    reverse dependency order.
 
-    "Changed" means the workload no longer runs the template recorded by the plan (compared by the name
-    of its ReplicaSet/ControllerRevision, which rollbacks do not renumber). Each is rolled back and
-    waited for before the next. Services the run created have no earlier revision: they are left and
-    reported. Retrying converges: services already back are "unchanged". The decisions are
-    :func:`podium.release.rules.rollback_decision`'s.
+    The plan recorded each service's rollback target before anything changed: the version it ran if
+    that was fully rolled out, else its last known good version (a release started on top of a crashed
+    or failed one returns to the last version that was healthy, not to the unfinished one). A workload
+    that no longer runs its target (compared by the name of its ReplicaSet/ControllerRevision, which
+    rollbacks do not renumber) is rolled back and waited for before the next, and the version is then
+    recorded as its last known good. Services the run created, or that were never healthy, have nothing
+    to return to: they are left and reported. Retrying converges: services already back are
+    "unchanged". The decisions are :func:`podium.release.rules.rollback_decision`'s.
 
     The waits run inline in the worker (the rollout trigger, one service after the other, so the
     order holds): this task never defers. ``deferrable=True`` is refused, and ``[operators]
@@ -277,7 +300,7 @@ class ReleaseRollbackOperator(KubernetesBaseOperator):
         self.plan_task_id = plan_task_id
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from podium.release.rules import failed_tasks, rollback_decision, rollback_outcome
+        from podium.release.rules import failed_tasks
 
         plan = plan_of(context, self.plan_task_id)
         if not plan:
@@ -285,36 +308,61 @@ class ReleaseRollbackOperator(KubernetesBaseOperator):
         failed = failed_tasks(self.service_tasks, task_states(context))
         if not failed:
             raise AirflowSkipException("no service task failed: nothing to roll back")
-        self.log.info("failed: %s; rolling back what this run changed", ", ".join(failed))
+        self.log.info(
+            "failed: %s; returning every service of this run to its rollback target", ", ".join(failed)
+        )
         hook = self.hook()
+        ti = context["ti"]
+        rollout_id = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
         results: list[dict[str, Any]] = []
         errors: list[str] = []
         for service in reversed(self.order):
             if service not in plan["selected"]:
                 continue
-            snap = plan["snapshot"][service]
-            kind, name, namespace = snap["kind"], snap["name"], snap["namespace"]
-            live = hook.get(WORKLOAD_API[kind], kind, name, namespace)
-            history = workload_history(hook, live) if live is not None and snap["exists"] else []
-            decision = rollback_decision(service, snap, live, history)
-            if live is not None and decision.revision is not None:
-                rollback_workload(hook, live, decision.revision, self.log)
-                event = self._wait_inline(kind, name, namespace)
-                decision = rollback_outcome(service, decision.revision, event["status"], event["message"])
-            entry: dict[str, Any] = {
-                "service": service,
-                "workload": f"{kind.lower()}/{name}",
-                "action": decision.action,
-            }
-            if decision.revision is not None:
-                entry["revision"] = decision.revision
-            if decision.error:
-                errors.append(decision.error)
+            entry, error = self._roll_back(hook, service, plan["snapshot"][service], rollout_id)
+            if error:
+                errors.append(error)
             self.log.info("%s: %s", service, entry["action"])
             results.append(entry)
         if errors:
             raise PermanentError("rollback incomplete: " + "; ".join(errors))
         return results
+
+    def _roll_back(
+        self, hook: PodiumKubernetesHook, service: str, snap: dict[str, Any], rollout_id: str
+    ) -> tuple[dict[str, Any], str | None]:
+        """Return one service to the rollback target the plan recorded; its report entry and error."""
+        from podium.release.rules import rollback_decision, rollback_outcome
+
+        kind, name, namespace = snap["kind"], snap["name"], snap["namespace"]
+        live = hook.get(WORKLOAD_API[kind], kind, name, namespace)
+        history = workload_history(hook, live) if live is not None and snap["exists"] else []
+        decision = rollback_decision(service, snap, live, history)
+        if live is not None and decision.revision is not None:
+            if decision.why:
+                self.log.info("%s: %s", service, decision.why)
+            rollback_workload(hook, live, decision.revision, self.log)
+            event = self._wait_inline(kind, name, namespace)
+            decision = rollback_outcome(service, decision, event["status"], event["message"])
+            if event["status"] == "success":
+                self._record(hook, kind, name, namespace, rollout_id)
+        entry: dict[str, Any] = {
+            "service": service,
+            "workload": f"{kind.lower()}/{name}",
+            "action": decision.action,
+        }
+        if decision.revision is not None:
+            entry["revision"] = decision.revision
+        if decision.version is not None:
+            entry["version"] = decision.version
+        return entry, decision.error
+
+    def _record(
+        self, hook: PodiumKubernetesHook, kind: str, name: str, namespace: str, rollout_id: str
+    ) -> None:
+        live = hook.get(WORKLOAD_API[kind], kind, name, namespace)
+        if live is not None:
+            record_known_good(hook, live, rollout_id, self.log)
 
     def _wait_inline(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
         from podium.triggers.kubernetes import KubernetesRolloutTrigger, run_inline

@@ -6,7 +6,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from podium.kube.revisions import history, images_of, revision_of
+from podium.kube.known_good import RollbackTarget, rollback_target
+from podium.kube.revisions import history, history_name, images_of, revision_of
+from podium.kube.revisions import revision_named as revision_named
+from podium.kube.revisions import version_of as version_of
 
 Obj = dict[str, Any]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -61,31 +64,15 @@ def desired_documents(
     return result
 
 
-def history_name(workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]]) -> str | None:
-    """The name of the ReplicaSet/ControllerRevision that holds the workload's current template.
-
-    Unlike revision numbers (a rollback renumbers the revision it returns to), these names are stable,
-    so they identify "the template that was live before the release" across rollbacks.
-    """
-    revisions = history(workload, history_objects)
-    if not revisions:
-        return None
-    kind = workload.get("kind")
-    if kind == "Deployment":
-        current = revision_of(workload)
-        obj = revisions.get(current)
-        return obj["metadata"]["name"] if obj else None
-    if kind == "StatefulSet":
-        update = (workload.get("status") or {}).get("updateRevision")
-        if update:
-            return str(update)
-    return str(revisions[max(revisions)]["metadata"]["name"])
-
-
-def snapshot(workload: Mapping[str, Any] | None, history_objects: Iterable[Mapping[str, Any]]) -> Obj:
-    """What a service runs before the release: enough to know later whether the release changed it."""
+def snapshot(
+    workload: Mapping[str, Any] | None, history_objects: Iterable[Mapping[str, Any]], *, now: str
+) -> Obj:
+    """What a service runs before the release, enough to know later whether the release changed it,
+    and its rollback target (:func:`podium.kube.known_good.rollback_target`, as a dict): what the
+    release's rollback returns it to."""
     if workload is None:
-        return {"exists": False, "images": {}, "history": None, "revision": None}
+        target = RollbackTarget(None, exists=False)
+        return {"exists": False, "images": {}, "history": None, "revision": None, "target": target.as_dict()}
     objects = list(history_objects)
     return {
         "exists": True,
@@ -94,28 +81,8 @@ def snapshot(workload: Mapping[str, Any] | None, history_objects: Iterable[Mappi
         "revision": revision_of(workload)
         if workload.get("kind") == "Deployment"
         else max(history(workload, objects), default=None),
+        "target": rollback_target(workload, objects, now=now).as_dict(),
     }
-
-
-def revision_named(
-    workload: Mapping[str, Any], history_objects: Iterable[Mapping[str, Any]], name: str
-) -> int | None:
-    """The current revision number of the history object called ``name`` (None if it is gone)."""
-    for number, obj in history(workload, history_objects).items():
-        if obj["metadata"]["name"] == name:
-            return number
-    return None
-
-
-def version_of(images: Mapping[str, str]) -> str:
-    """A short version text for a service: the tag(s) its containers run ("-" when none)."""
-    tags = sorted(
-        {
-            image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
-            for image in images.values()
-        }
-    )
-    return ",".join(tags) or "-"
 
 
 def report_table(rows: Sequence[Mapping[str, Any]]) -> str:

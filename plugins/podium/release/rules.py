@@ -8,11 +8,12 @@ out; :mod:`podium.operators.release` reads the inputs through Airflow and the Ku
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from podium.kube.known_good import RollbackTarget
+from podium.kube.revisions import history_name, revision_named, version_of
 from podium.release.graph import with_dependencies
-from podium.release.plan import history_name, revision_named, version_of
 
 Obj = dict[str, Any]
 FAILED_STATES = ("failed", "upstream_failed")
@@ -60,11 +61,14 @@ def failed_tasks(
 @dataclass(frozen=True)
 class RollbackDecision:
     """What the rollback does about one service: ``action`` is what the report shows; ``revision`` is
-    set when the workload must be rolled back to it; ``error`` when the rollback cannot be done."""
+    set when the workload must be rolled back to it; ``error`` when the rollback cannot be done;
+    ``version`` names the version it returns to (``1.0``) and ``why`` says why that one."""
 
     action: str
     revision: int | None = None
     error: str | None = None
+    version: str | None = None
+    why: str | None = None
 
     @property
     def roll_back(self) -> bool:
@@ -77,18 +81,43 @@ def rollback_decision(
     live: Mapping[str, Any] | None,
     history_objects: Iterable[Mapping[str, Any]],
 ) -> RollbackDecision:
-    """Compare the workload now (``live`` and its ReplicaSets/ControllerRevisions) with the plan's
-    ``snapshot`` of it: absent, created by this run (nothing earlier to return to), unchanged (still,
-    or again, the template recorded before the release), roll back to the revision that holds that
-    template now, or fail because that revision is gone.
+    """Compare the workload now (``live`` and its ReplicaSets/ControllerRevisions) with the rollback
+    target the plan recorded for it (``snapshot["target"]``: the version live before the release if
+    that was fully rolled out, else its last known good version): absent, created by this run (nothing
+    earlier to return to), never healthy (nothing to return to), unchanged (still, or again, on the
+    target), roll back to the revision that holds the target now, or fail because that revision is gone.
 
-    The history is only looked at when the workload exists and existed before the release.
+    A plan recorded before podium kept rollback targets returns to the ReplicaSet/ControllerRevision
+    live before the release (``snapshot["history"]``). The history is only looked at when the workload
+    exists and existed before the release.
     """
     if live is None:
         return RollbackDecision("absent")
     if not snapshot.get("exists"):
         return RollbackDecision("created by this run: no earlier revision, left in place")
     objects = list(history_objects)
+    if "target" not in snapshot:
+        return _recorded_history_decision(service, snapshot, live, objects)
+    target = RollbackTarget.from_dict(snapshot["target"])
+    if target.version is None:
+        return RollbackDecision(f"no healthy version to return to ({target.reason()}): left in place")
+    version = target.version
+    if history_name(live, objects) == version.name:
+        return RollbackDecision("unchanged", version=version.tag)
+    revision = revision_named(live, objects, version.name)
+    if revision is None:
+        return RollbackDecision(
+            "failed: rollback target gone",
+            error=f"{service}: its rollback target {version.text()} is gone from the history",
+        )
+    return RollbackDecision(
+        "roll back", revision=revision, version=version.tag, why=target.describe(revision)
+    )
+
+
+def _recorded_history_decision(
+    service: str, snapshot: Mapping[str, Any], live: Mapping[str, Any], objects: list[Mapping[str, Any]]
+) -> RollbackDecision:
     recorded = snapshot.get("history")
     if history_name(live, objects) == recorded:
         return RollbackDecision("unchanged")
@@ -101,12 +130,16 @@ def rollback_decision(
     return RollbackDecision("roll back", revision=revision)
 
 
-def rollback_outcome(service: str, revision: int, status: str, message: str) -> RollbackDecision:
-    """The report's action after the rollback's wait ended with ``status`` (success or not)."""
+def rollback_outcome(
+    service: str, decision: RollbackDecision | int, status: str, message: str
+) -> RollbackDecision:
+    """The report's action after the rollback to ``decision`` (or a bare revision) ended with ``status``."""
+    if isinstance(decision, int):
+        decision = RollbackDecision("roll back", revision=decision)
     if status == "success":
-        return RollbackDecision("rolled back", revision=revision)
+        return replace(decision, action="rolled back", error=None)
     action = f"rollback did not complete: {message}"
-    return RollbackDecision(action, revision=revision, error=f"{service}: {action}")
+    return replace(decision, action=action, error=f"{service}: {action}")
 
 
 def report_rows(
@@ -144,9 +177,10 @@ def report_rows(
             after = version_of(rolled.get("images") or {})
             same = rolled.get("revision") == snap.get("revision") and snap.get("exists")
             result = "unchanged" if same else "released"
-        if (rollbacks.get(service) or {}).get("action") == "rolled back":
+        rollback = rollbacks.get(service) or {}
+        if rollback.get("action") == "rolled back":
             result += ", rolled back"
-            after = before
+            after = rollback.get("version") or before
         rows.append({"service": service, "from": before, "to": after, "result": result, "duration": duration})
     return rows
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from harness.kube import wait_for
 from harness.tasks import _serialize
 
 REPO = Path(__file__).resolve().parents[3]
+PATHS = os.pathsep.join([str(REPO / "plugins"), str(REPO / "tests")])
 NAMESPACE = "storefront-staging"
 SERVICES = ["catalog", "inventory", "payments", "cart", "storefront-web"]
 CONTAINER = {name: "web" if name == "storefront-web" else "api" for name in SERVICES}
@@ -201,3 +209,123 @@ def test_dry_run_changes_nothing_a_subset_brings_its_dependencies_and_the_ledger
     (latest,) = ledger("x-podium-release://storefront/staging", subset)
     assert latest["services"]["cart"] == {"version": "2.0.0", "from": "1.9.0", "result": "released"}
     assert latest["services"]["payments"]["version"] == "3.0.2"
+
+
+def crash_release(conf: dict[str, Any], under_way: Callable[[], bool], log: Path) -> None:
+    """Run a staging release in a worker process and kill it (SIGKILL) once ``under_way`` says so."""
+    with log.open("wb") as out:
+        release = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("crashed_release.py")), json.dumps(conf)],
+            env={**os.environ, "PYTHONPATH": PATHS},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(under_way, timeout=240, what=f"the release under way (its log: {log})")
+            time.sleep(0.5)
+        finally:
+            release.kill()
+            release.wait()
+
+
+def known_good(apps, name: str) -> dict[str, Any]:
+    annotations = apps.read_namespaced_deployment(name, NAMESPACE).metadata.annotations or {}
+    return json.loads(annotations["podium.dev/last-known-good"])
+
+
+def rolled_out(apps, name: str) -> bool:
+    deploy = apps.read_namespaced_deployment(name, NAMESPACE)
+    status, replicas = deploy.status, deploy.spec.replicas
+    return (
+        status.observed_generation == deploy.metadata.generation
+        and status.updated_replicas == status.replicas == status.available_replicas == replicas
+    )
+
+
+def test_a_release_after_a_crashed_one_returns_every_service_to_its_last_healthy_version(
+    default_conn, kube, apps, staging, capfd, tmp_path
+):
+    first = staging.test(run_conf={})
+    assert first.state == "success", states(first)
+    cart_good = known_good(apps, "cart")
+    assert cart_good["images"] == {"api": "ghcr.io/podium-dev/cart:1.9.0"}
+
+    # the second release dies while cart's rollout waits (cart 2.0.0's new pod cannot pull its image):
+    # catalog 1.5.0 and inventory 2.2.0 are out and healthy, cart is half-way
+    kube.mark_image("ghcr.io/podium-dev/cart:2.0.0", "nopull")
+
+    def cart_half_way() -> bool:
+        cart = apps.read_namespaced_deployment("cart", NAMESPACE)
+        return (
+            cart.spec.template.spec.containers[0].image.endswith(":2.0.0")
+            and cart.status.updated_replicas == 1
+        )
+
+    second = tags(catalog="1.5.0", inventory="2.2.0", cart="2.0.0", payments="3.0.2", storefront_web="5.2.0")
+    crash_release(second, cart_half_way, tmp_path / "second-release.log")
+    assert {n: i.rsplit(":", 1)[1] for n, i in images(apps).items()} == {
+        "catalog": "1.5.0",
+        "inventory": "2.2.0",
+        "payments": "3.0.2",
+        "cart": "2.0.0",
+        "storefront-web": "5.2.0",
+    }
+    assert not rolled_out(apps, "cart")
+    assert known_good(apps, "catalog")["images"] == {"api": "ghcr.io/podium-dev/catalog:1.5.0"}
+
+    # the third release changes catalog and cart again and breaks the web front end
+    capfd.readouterr()
+    third = staging.test(
+        run_conf={
+            "dry_run": False,
+            **tags(
+                catalog="1.6.0",
+                inventory="2.2.0",
+                cart="2.1.0",
+                payments="3.0.2",
+                storefront_web="6.0.0-crash",
+            ),
+        }
+    )
+    output = "".join(capfd.readouterr())
+    assert third.state == "failed"
+    result = states(third)
+    assert (result["cart.rollout"], result["storefront-web.rollout"]) == ("success", "failed"), result
+    assert result["rollback"] == "success"
+
+    # the plan said, before anything changed, that cart was mid-change and what it would return to
+    assert "cart: this run starts on an unfinished change: 2.0.0 (replicaset cart-" in output
+    why = (
+        "2.0.0 was not fully rolled out when this run started: returning to 1.9.0 (replicaset "
+        f"{cart_good['name']}, revision 1), last healthy at {cart_good['healthy_at']}"
+    )
+    assert f"cart: rollback target: {why}" in output
+    assert f"cart: {why}" in output  # ... and the rollback said it again when it acted
+
+    # every service is on its last healthy version: the one it ran before this release if that was
+    # fully rolled out, else the last one that was (cart: 1.9.0, not the unfinished 2.0.0)
+    rollback = {entry["service"]: entry for entry in xcom(third, "rollback")}
+    assert {s: (e["action"], e.get("version")) for s, e in rollback.items()} == {
+        "storefront-web": ("rolled back", "5.2.0"),
+        "cart": ("rolled back", "1.9.0"),
+        "payments": ("unchanged", "3.0.2"),
+        "inventory": ("unchanged", "2.2.0"),
+        "catalog": ("rolled back", "1.5.0"),
+    }
+    assert {n: i.rsplit(":", 1)[1] for n, i in images(apps).items()} == {
+        "catalog": "1.5.0",
+        "inventory": "2.2.0",
+        "payments": "3.0.2",
+        "cart": "1.9.0",
+        "storefront-web": "5.2.0",
+    }
+    for name in SERVICES:
+        assert rolled_out(apps, name), name
+    again = known_good(apps, "cart")  # the rollback recorded what it made healthy
+    assert (again["name"], again["images"]) == (cart_good["name"], cart_good["images"])
+    report = {row["service"]: row for row in xcom(third, "report")}
+    assert (report["cart"]["from"], report["cart"]["to"], report["cart"]["result"]) == (
+        "2.0.0",
+        "1.9.0",
+        "released, rolled back",
+    )

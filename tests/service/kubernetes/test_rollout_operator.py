@@ -42,6 +42,14 @@ def image_of(apps) -> str:
     return apps.read_namespaced_deployment("web", "default").spec.template.spec.containers[0].image
 
 
+def rolled_out(apps) -> bool:
+    live = apps.read_namespaced_deployment("web", "default")
+    status = live.status
+    return live.metadata.generation == status.observed_generation and (
+        status.updated_replicas == status.replicas == status.available_replicas == live.spec.replicas
+    )
+
+
 def failure_line(output: str) -> str:
     return next(line for line in reversed(output.splitlines()) if "PermanentError: rollout of" in line)
 
@@ -242,6 +250,10 @@ def test_right_end_state_through_api_faults_and_cut_watches(
 
 def test_retry_after_a_worker_crash_resumes_without_reapplying(kube, kube_conn, web, caplog, capfd) -> None:
     kube.call("POST", "ready-delay", {"seconds": 60})  # new pods take a while: the crash lands mid-wait
+    # a pod that became Ready a moment ago can turn unready under the new delay until it is 60 s old:
+    # the attempt must start on a fully rolled-out 1.27 (its rollback target), so wait for that
+    time.sleep(0.5)
+    wait_for(lambda: rolled_out(web), timeout=30, what="deployment/web fully rolled out under the new delay")
     env = {**os.environ, "PYTHONPATH": PATHS}
     attempt = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("crashed_attempt.py")), kube_conn, "nginx:1.28"],
@@ -278,7 +290,11 @@ def test_retry_after_a_worker_crash_resumes_without_reapplying(kube, kube_conn, 
     logged = caplog.text + "".join(capfd.readouterr())  # Airflow may have routed task logs to stdout
     assert result["previous_revision"] == 1
     assert result["revision"] == 2
-    assert "resuming rollout release/run-1/roll of deployment/web (revision before it: 1)" in logged
+    assert (
+        "resuming rollout release/run-1/roll of deployment/web in namespace default; rollback target "
+        "recorded on its first try: 1.27 was fully rolled out when this run started: returning to 1.27 "
+        "(replicaset web-"
+    ) in logged
     assert "set deployment/web images" not in logged  # no second write of the spec
     assert web.read_namespaced_deployment("web", "default").metadata.generation == 2
     assert len(web.list_namespaced_replica_set("default", label_selector="app=web").items) == 2

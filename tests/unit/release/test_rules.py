@@ -224,6 +224,143 @@ def test_rollback_outcome(status: str, message: str, expected: RollbackDecision)
     assert rollback_outcome("cart", 3, status, message) == expected
 
 
+def test_rollback_outcome_keeps_the_version_and_why() -> None:
+    decision = RollbackDecision("roll back", revision=1, version="1.0", why="1.1 was not fully rolled out")
+    assert rollback_outcome("cart", decision, "success", "ok") == RollbackDecision(
+        "rolled back", revision=1, version="1.0", why="1.1 was not fully rolled out"
+    )
+
+
+def ready(revision: int, *, done: bool = True) -> dict[str, Any]:
+    """deployment(revision) with a status: fully rolled out, or 1 of 2 pods updated."""
+    live = deployment(revision)
+    live["metadata"]["generation"] = 3
+    live["spec"]["replicas"] = 2
+    live["status"] = {
+        "observedGeneration": 3,
+        "replicas": 2 if done else 3,
+        "updatedReplicas": 2 if done else 1,
+        "availableReplicas": 2,
+    }
+    return live
+
+
+def tagged(rs: dict[str, Any], tag: str) -> dict[str, Any]:
+    return {
+        **rs,
+        "spec": {"template": {"spec": {"containers": [{"name": "api", "image": f"shop/cart:{tag}"}]}}},
+    }
+
+
+def target_snapshot(live: dict[str, Any] | None, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the plan records: its snapshot with the rollback target (podium.release.plan.snapshot)."""
+    from podium.release.plan import snapshot
+
+    return {"kind": "Deployment", "name": "cart", "namespace": "shop", **snapshot(live, history, now=NOW)}
+
+
+NOW = "2026-12-02T07:00:00Z"
+RS_A, RS_B, RS_C = (
+    tagged(replicaset("aaa", 1), "1.0"),
+    tagged(replicaset("bbb", 2), "1.1"),
+    tagged(replicaset("ccc", 3), "1.2"),
+)
+KNOWN_A = {
+    "kind": "ReplicaSet",
+    "name": "cart-aaa",
+    "revision": 1,
+    "images": {"api": "shop/cart:1.0"},
+    "healthy_at": "2026-12-02T06:40:12Z",
+}
+
+
+def with_known_good(live: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    live["metadata"]["annotations"]["podium.dev/last-known-good"] = json.dumps(record)
+    return live
+
+
+@pytest.mark.parametrize(
+    ("plan_time", "now", "expected"),
+    [
+        pytest.param(
+            (ready(1), [RS_A]),
+            (ready(2), [RS_A, RS_B]),
+            RollbackDecision(
+                "roll back",
+                revision=1,
+                version="1.0",
+                why="1.0 was fully rolled out when this run started: returning to 1.0 (replicaset cart-aaa, "
+                "revision 1), last healthy at 2026-12-02T07:00:00Z",
+            ),
+            id="healthy-at-start-returns-to-it",
+        ),
+        pytest.param(
+            (with_known_good(ready(2, done=False), KNOWN_A), [RS_A, RS_B]),
+            (ready(3, done=False), [RS_A, RS_B, RS_C]),
+            RollbackDecision(
+                "roll back",
+                revision=1,
+                version="1.0",
+                why="1.1 was not fully rolled out when this run started: returning to 1.0 (replicaset "
+                "cart-aaa, revision 1), last healthy at 2026-12-02T06:40:12Z",
+            ),
+            id="started-on-an-unfinished-change-returns-to-the-last-known-good",
+        ),
+        pytest.param(
+            (with_known_good(ready(2, done=False), KNOWN_A), [RS_A, RS_B]),
+            (ready(2, done=False), [RS_A, RS_B]),
+            RollbackDecision(
+                "roll back",
+                revision=1,
+                version="1.0",
+                why="1.1 was not fully rolled out when this run started: returning to 1.0 (replicaset "
+                "cart-aaa, revision 1), last healthy at 2026-12-02T06:40:12Z",
+            ),
+            id="untouched-but-unfinished-goes-back-too",
+        ),
+        pytest.param(
+            (with_known_good(ready(2, done=False), KNOWN_A), [RS_A, RS_B]),
+            (ready(4), [RS_B, RS_C, replicaset("aaa", 4)]),
+            RollbackDecision("unchanged", version="1.0"),
+            id="already-on-the-target-renumbered",
+        ),
+        pytest.param(
+            (ready(2, done=False), [RS_A, RS_B]),
+            (ready(3), [RS_A, RS_B, RS_C]),
+            RollbackDecision(
+                "no healthy version to return to (1.1 was not fully rolled out when this run started and no "
+                "version of it was ever recorded healthy): left in place"
+            ),
+            id="never-healthy-is-left",
+        ),
+        pytest.param(
+            (with_known_good(ready(2, done=False), KNOWN_A), [RS_A, RS_B]),
+            (ready(3), [RS_B, RS_C]),
+            RollbackDecision(
+                "failed: rollback target gone",
+                error="cart: its rollback target 1.0 (replicaset cart-aaa, revision 1) is gone from the "
+                "history",
+            ),
+            id="target-pruned-since-the-plan",
+        ),
+        pytest.param(
+            (None, []),
+            (ready(1), [RS_A]),
+            RollbackDecision("created by this run: no earlier revision, left in place"),
+            id="created-by-this-run",
+        ),
+    ],
+)
+def test_rollback_decision_returns_to_the_recorded_target(
+    plan_time: tuple[dict[str, Any] | None, list[dict[str, Any]]],
+    now: tuple[dict[str, Any], list[dict[str, Any]]],
+    expected: RollbackDecision,
+) -> None:
+    assert rollback_decision("cart", target_snapshot(*plan_time), *now) == expected
+
+
 ORDER = ["catalog", "cart"]
 TASKS = {"catalog": ["catalog.pre_migrate", "catalog.rollout"], "cart": ["cart.rollout", "cart.health"]}
 
@@ -324,6 +461,21 @@ def row(service: str, before: str, after: str, result: str, duration: float | No
             {},
             [row("catalog", "2.0", "2.1", "released", 4.0), row("cart", "1.0", "1.0", "not started", 1.0)],
             id="a-task-that-did-not-finish-is-not-started",
+        ),
+        pytest.param(
+            plan(["catalog", "cart"], catalog=snap("2.0"), cart=snap("1.1")),
+            {
+                **ok("catalog.pre_migrate", "catalog.rollout"),
+                "cart.rollout": {"state": "failed", "duration": 30},
+                "cart.health": {"state": "upstream_failed", "duration": None},
+            },
+            {"catalog": rolled("2.1", 2)},
+            {"cart": {"action": "rolled back", "version": "1.0"}, "catalog": {"action": "rolled back"}},
+            [
+                row("catalog", "2.0", "2.0", "released, rolled back", 4.0),
+                row("cart", "1.1", "1.0", "failed, rolled back", 30.0),
+            ],
+            id="rolled-back-to-the-last-known-good-not-to-the-unfinished-start",
         ),
         pytest.param(
             plan(["catalog", "cart"], catalog=snap("2.0"), cart=snap("1.0")),
