@@ -10,15 +10,15 @@ must exist. The models double as the JSON Schema in include/schemas/release.sche
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from podium.exceptions import SpecError, SpecProblem
 from podium.release.graph import find_cycle
+from podium.specs import Loc, did_you_mean
 
 API_VERSION = "podium/v1"
 # DNS-1123 label (Kubernetes names), short enough to fit in task and pool ids.
@@ -162,124 +162,7 @@ def json_schema() -> dict[str, Any]:
     }
 
 
-# -- YAML with positions -------------------------------------------------------------------------------
-
-Loc = tuple[str | int, ...]
-
-
-class _Positions:
-    """line:column (1-based) of each node, by path; keys point at the key, items at the item."""
-
-    def __init__(self) -> None:
-        self.marks: dict[Loc, tuple[int, int]] = {}
-
-    def at(self, loc: Loc) -> tuple[int | None, int | None]:
-        while loc not in self.marks and loc:
-            loc = loc[:-1]
-        return self.marks.get(loc, (None, None))
-
-
-def _construct(node: Any, loc: Loc, positions: _Positions, problems: list[tuple[Loc, str]]) -> Any:
-    """Plain data from a YAML node tree, recording where each path starts (one constructor per file)."""
-    import yaml
-
-    scalars = yaml.constructor.SafeConstructor()
-    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
-    marks = positions.marks
-
-    def build(node: Any, loc: Loc) -> Any:
-        if isinstance(node, mapping):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = scalars.construct_object(key_node)
-                child = (*loc, key)
-                marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                if key in result:
-                    problems.append((child, f"duplicate key {key!r}"))
-                result[key] = build(value_node, child)
-            return result
-        if isinstance(node, sequence):
-            items = []
-            for i, item in enumerate(node.value):
-                marks[(*loc, i)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-                items.append(build(item, (*loc, i)))
-            return items
-        return scalars.construct_object(node)
-
-    marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
-    return build(node, loc)
-
-
-def path_text(loc: Loc) -> str:
-    """``('services', 2, 'depends_on', 0)`` -> ``services[2].depends_on[0]``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-# -- validation ------------------------------------------------------------------------------------------
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model whose keys live at ``loc`` (list indices ignored), for "did you mean"."""
-    model: Any = Release
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) or next(
-            (f for f in model.model_fields.values() if f.alias == part), None
-        )
-        if field is None:
-            return None
-        model = _inner_model(field.annotation)
-        if model is None:
-            return None
-    return model
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _keys_of(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _pydantic_problems(error: ValidationError) -> Iterator[tuple[Loc, str]]:
-    for item in error.errors(include_url=False):
-        loc: Loc = tuple(item["loc"])
-        kind = item["type"]
-        if kind == "extra_forbidden":
-            parent, key = loc[:-1], str(loc[-1])
-            model = _model_at(parent)
-            keys = _keys_of(model) if model else []
-            allowed = f"; allowed: {', '.join(keys)}" if keys else ""
-            yield loc, f"unknown key {key!r}{did_you_mean(key, keys)}{allowed}"
-        elif kind == "missing":
-            yield loc[:-1], f"missing required key {loc[-1]!r}"
-        elif kind == "string_pattern_mismatch":
-            value = item.get("input")
-            yield loc, f"{value!r} does not match {item['ctx']['pattern']}"
-        elif kind == "literal_error":
-            yield loc, f"must be {item['ctx']['expected']} (got {item.get('input')!r})"
-        else:
-            message = str(item["msg"]).removeprefix("Value error, ")
-            value = item.get("input")
-            if isinstance(value, (str, int, float, bool)) and not kind.startswith("value_error"):
-                message += f" (got {value!r})"
-            yield loc, message
+# -- cross checks (parsing with positions is podium.specs') ---------------------------------------------
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -372,38 +255,10 @@ def _environment_checks(
 
 def parse_release(text: str, file: str, base: Path | None = None) -> Release:
     """Validate release YAML ``text`` (from ``file``); manifest paths are relative to ``base``."""
-    import yaml
+    from podium.specs import parse_spec
 
-    from podium.yaml_errors import describe_yaml_error
-
-    base = base if base is not None else Path(file).parent
-    positions = _Positions()
-    problems: list[tuple[Loc, str]] = []
-    try:
-        nodes = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    except yaml.YAMLError as error:
-        syntax = describe_yaml_error(error)  # names where it was noticed and where the construct opened
-        problem = SpecProblem("", f"not valid YAML: {syntax.message}", syntax.line, syntax.column)
-        raise SpecError(file, [problem]) from None
-    nodes = [n for n in nodes if n is not None]
-    if len(nodes) != 1:
-        raise SpecError(file, [SpecProblem("", f"expected one YAML document, found {len(nodes)}")])
-    data = _construct(nodes[0], (), positions, problems)
-    if not isinstance(data, Mapping):
-        line, column = positions.at(())
-        raise SpecError(file, [SpecProblem("", "the document must be a mapping", line, column)])
-    release: Release | None = None
-    try:
-        release = Release.model_validate(data)
-    except ValidationError as error:
-        problems.extend(_pydantic_problems(error))
-    problems.extend(_cross_checks(data, base))
-    if problems:
-        found = [SpecProblem(path_text(loc), message, *positions.at(loc)) for loc, message in problems]
-        found.sort(key=lambda p: (p.line or 0, p.column or 0))
-        raise SpecError(file, found)
-    assert release is not None
-    return release
+    folder = base if base is not None else Path(file).parent
+    return parse_spec(text, file, Release, lambda data: _cross_checks(data, folder))
 
 
 def load_release(path: Path) -> Release:

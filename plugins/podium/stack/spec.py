@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.exceptions import SpecError, SpecProblem
 from podium.redact import is_secret_key
-from podium.stack.loader import Loc, parse_spec
+from podium.specs import Loc, parse_spec
 
 API_VERSION = "podium/v1"
 # DNS-1123 label, short enough for DAG ids and state file names.

@@ -3,8 +3,8 @@
 Generic over the root model: :func:`parse_spec` composes the YAML (recording where each path starts),
 validates it with the model, adds the cross checks a caller passes (what no single field can know),
 and raises one :class:`~podium.exceptions.SpecError` listing every problem, sorted by position, with a
-"did you mean" for unknown keys. (The release spec has its own copy of this machinery in
-``podium.release.spec``; both can move to one shared module.)
+"did you mean" for unknown keys. The release spec (``podium.release.spec``) and the stack spec
+(``podium.stack.spec``) both parse through it.
 """
 
 from __future__ import annotations
