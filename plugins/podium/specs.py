@@ -179,3 +179,36 @@ def parse_spec(text: str, file: str, model: type[M], cross_checks: CrossChecks |
         raise SpecError(file, found)
     assert spec is not None
     return spec
+
+
+# -- JSON Schemas of specs (include/schemas/*.schema.json, what editors validate against) -----------
+
+
+def schema_document(model: type[BaseModel], file_name: str, title: str, description: str) -> dict[str, Any]:
+    """The JSON Schema of ``model`` as a spec's schema file holds it."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://podium.dev/schemas/{file_name}",
+        **model.model_json_schema(by_alias=True),
+        "title": title,
+        "description": description,
+    }
+
+
+def render_schema(schema: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(schema, indent=2, sort_keys=False) + "\n"
+
+
+def write_schema(schema: Mapping[str, Any], file_name: str, argv: list[str]) -> int:
+    """``python -m podium.<spec>.schema [path]``: write the schema (default include/schemas/<file_name>)."""
+    from pathlib import Path
+
+    target = (
+        Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "include" / "schemas" / file_name
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_schema(schema))
+    print(f"wrote {target}")
+    return 0

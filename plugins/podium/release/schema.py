@@ -1,33 +1,20 @@
 """Write the release spec's JSON Schema: ``python -m podium.release.schema [path]``.
 
-Default path: include/schemas/release.schema.json beside the dags folder (what editors point at with
+Default path: include/schemas/release.schema.json (what editors point at with
 ``# yaml-language-server: $schema=../schemas/release.schema.json``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from podium.release.spec import json_schema
+from podium.specs import render_schema, write_schema
 
 
 def render() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    target = (
-        Path(argv[0])
-        if argv
-        else Path(__file__).resolve().parents[3] / "include" / "schemas" / "release.schema.json"
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render())
-    print(f"wrote {target}")
-    return 0
+    return render_schema(json_schema())
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(write_schema(json_schema(), "release.schema.json", sys.argv[1:]))

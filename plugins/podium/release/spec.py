@@ -152,14 +152,14 @@ class Release(_Model):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a release spec (include/schemas/release.schema.json is this, pretty-printed)."""
-    schema = Release.model_json_schema(by_alias=True)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://podium.dev/schemas/release.schema.json",
-        **schema,
-        "title": "podium Release",
-        "description": "A podium release spec (include/releases/*.yaml): one Airflow DAG per environment.",
-    }
+    from podium.specs import schema_document
+
+    return schema_document(
+        Release,
+        "release.schema.json",
+        "podium Release",
+        "A podium release spec (include/releases/*.yaml): one Airflow DAG per environment.",
+    )
 
 
 # -- cross checks (parsing with positions is podium.specs') ---------------------------------------------

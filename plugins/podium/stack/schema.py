@@ -6,28 +6,15 @@ Default path: include/schemas/stack.schema.json (what editors point at with
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
+from podium.specs import render_schema, write_schema
 from podium.stack.spec import json_schema
 
 
 def render() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    target = (
-        Path(argv[0])
-        if argv
-        else Path(__file__).resolve().parents[3] / "include" / "schemas" / "stack.schema.json"
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render())
-    print(f"wrote {target}")
-    return 0
+    return render_schema(json_schema())
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(write_schema(json_schema(), "stack.schema.json", sys.argv[1:]))

@@ -95,14 +95,14 @@ class Stack(_Model):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a stack spec (include/schemas/stack.schema.json is this, pretty-printed)."""
-    schema = Stack.model_json_schema(by_alias=True)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://podium.dev/schemas/stack.schema.json",
-        **schema,
-        "title": "podium Stack",
-        "description": "A podium stack spec (include/stacks/*.yaml): Terraform, one DAG per environment.",
-    }
+    from podium.specs import schema_document
+
+    return schema_document(
+        Stack,
+        "stack.schema.json",
+        "podium Stack",
+        "A podium stack spec (include/stacks/*.yaml): Terraform, one DAG per environment.",
+    )
 
 
 def _cross_checks(data: Mapping[str, Any], base: Path) -> Iterator[tuple[Loc, str]]:
